@@ -1,0 +1,1 @@
+"""Prompt augmenters: put retrieved passages into the generator's prompt."""

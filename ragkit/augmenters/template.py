@@ -1,0 +1,85 @@
+"""Prompt building from a template: numbered passages, a token budget, a grounded instruction."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pydantic import model_validator
+
+from ragkit.augmenters.base import Messages, PromptCounter
+from ragkit.config import StageConfig
+from ragkit.types import Hit, Prompt
+
+DEFAULT_SYSTEM = (
+    "You answer questions using only the numbered context passages you are given. "
+    "Cite the passages you use by their numbers in square brackets, like [1] or [2][3]. "
+    "If the passages do not contain the answer, say that you do not know. "
+    "Answer in the language of the question."
+)
+
+DEFAULT_TEMPLATE = "Context passages:\n{context}\n\nQuestion: {question}\nAnswer:"
+
+PASSAGE_FORMAT = "[{number}] (source: {location})\n{text}"
+
+# One pass over the template, so braces inside passages or the question are left alone.
+_SLOT = re.compile(r"\{(context|question)\}")
+
+
+class TemplateAugmenter:
+    """Fills ``{context}`` and ``{question}``; passages that do not fit the budget are dropped, lowest rank first.
+
+    The question is never cut: if it alone exceeds the budget the prompt holds
+    no passages, and the model is told to say it does not know.
+    """
+
+    class Config(StageConfig):
+        system: str = DEFAULT_SYSTEM
+        template: str = DEFAULT_TEMPLATE
+        template_file: str | None = None
+        max_prompt_tokens: int = 2048
+
+        @model_validator(mode="after")
+        def _template_has_slots(self) -> "TemplateAugmenter.Config":
+            if self.template_file is None:
+                _check_slots(self.template, "template")
+            return self
+
+    def __init__(self, config: Config, *, counter: PromptCounter):
+        self.config = config
+        self.counter = counter
+        self.template = config.template
+        if config.template_file is not None:
+            path = Path(config.template_file)
+            try:
+                self.template = path.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise ValueError(f"cannot read prompt template file {path}: {exc.strerror}") from None
+            _check_slots(self.template, f"template file {path}")
+
+    def build(self, question: str, hits: list[Hit]) -> Prompt:
+        kept = list(hits)
+        messages = self._messages(question, kept)
+        while kept and self.counter.count_prompt_tokens(messages) > self.config.max_prompt_tokens:
+            kept.pop()
+            messages = self._messages(question, kept)
+        return Prompt(messages=messages, passages=kept, dropped=len(hits) - len(kept))
+
+    def _messages(self, question: str, hits: list[Hit]) -> Messages:
+        context = "\n\n".join(
+            PASSAGE_FORMAT.format(number=number, location=_location(hit), text=hit.text.strip())
+            for number, hit in enumerate(hits, start=1)
+        )
+        slots = {"context": context or "(no passages)", "question": question.strip()}
+        user = _SLOT.sub(lambda match: slots[match.group(1)], self.template)
+        return [{"role": "system", "content": self.config.system}, {"role": "user", "content": user}]
+
+
+def _location(hit: Hit) -> str:
+    return f"{hit.source}, page {hit.page}" if hit.page is not None else hit.source
+
+
+def _check_slots(template: str, what: str) -> None:
+    missing = [slot for slot in ("{context}", "{question}") if slot not in template]
+    if missing:
+        raise ValueError(f"{what} must contain {' and '.join(missing)}")

@@ -1,0 +1,1 @@
+"""Chunkers: split documents into pieces sized for the embedder."""

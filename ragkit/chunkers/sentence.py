@@ -1,0 +1,31 @@
+"""Sentence chunker: chunks made of whole sentences, overlapping by whole sentences."""
+
+from __future__ import annotations
+
+from ragkit.chunkers.spans import LINE, Budget, ChunkerConfig, Layout, Span, SpanChunker, trailing
+
+
+class SentenceChunker(SpanChunker):
+    """Packs whole sentences up to ``size``; the next chunk repeats the last sentences that fit in ``overlap``.
+
+    Sentences end at ``.!?`` followed by whitespace, at full-width ``。！？；``
+    (no space needed) and at blank lines. A sentence longer than ``size`` is
+    split like the recursive chunker does (lines, words, characters).
+    """
+
+    class Config(ChunkerConfig):
+        """``size`` and ``overlap`` in ``unit``; chunks never exceed the embedder's token limit."""
+
+    @property
+    def _piece_budget(self) -> Budget:
+        return self.budget
+
+    def _pieces(self, layout: Layout) -> list[Span]:
+        return [
+            piece
+            for first, stop in layout.sentences()
+            for piece in layout.split(first, stop, LINE, self.budget)
+        ]
+
+    def _tail(self, layout: Layout, units: list[Span]) -> list[Span]:
+        return trailing(units, self.overlap, self.unit)

@@ -1,0 +1,178 @@
+"""The ``ragkit`` command: ingest, ask, retrieve, stats."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from typing import Any
+
+from ragkit.types import Hit
+
+DEFAULT_PIPELINE_HELP = "pipeline YAML file (default: built-in defaults, the same as pipelines/default.yaml)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    _quiet_libraries()
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="ragkit: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("httpx", "chromadb", "sentence_transformers", "transformers"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    try:
+        return int(args.handler(args) or 0)
+    except KeyboardInterrupt:
+        print("ragkit: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # one clear line, not a traceback
+        if args.verbose:
+            raise
+        print(f"ragkit: error: {_describe(exc)}", file=sys.stderr)
+        return 2 if _is_usage_error(exc) else 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ragkit", description="Answer questions about your documents with a local model.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--pipeline", "-p", metavar="FILE", help=DEFAULT_PIPELINE_HELP)
+    common.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    common.add_argument("--quiet", "-q", action="store_true", help="no progress bar or info messages")
+    common.add_argument("--verbose", "-v", action="store_true", help="show the full traceback on errors")
+    query = argparse.ArgumentParser(add_help=False)
+    query.add_argument("question")
+    query.add_argument("-k", type=int, default=None, help="number of passages to retrieve")
+    query.add_argument(
+        "--filter", "-f", action="append", default=[], metavar="KEY=VALUE",
+        help="metadata filter, e.g. source=guides/a.md or file_type=pdf (repeatable)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    ingest = commands.add_parser("ingest", parents=[common], help="add a folder or file to the store")
+    ingest.add_argument("path")
+    ingest.set_defaults(handler=_ingest)
+
+    ask = commands.add_parser("ask", parents=[common, query], help="answer a question with cited sources")
+    ask.add_argument("--no-stream", action="store_true", help="print the answer only when it is complete")
+    ask.set_defaults(handler=_ask)
+
+    retrieve = commands.add_parser("retrieve", parents=[common, query], help="show the passages a question retrieves")
+    retrieve.set_defaults(handler=_retrieve)
+
+    stats = commands.add_parser("stats", parents=[common], help="chunk, document and file counts of the store")
+    stats.set_defaults(handler=_stats)
+    return parser
+
+
+def _rag(args: argparse.Namespace) -> Any:
+    from ragkit.config import PipelineConfig
+    from ragkit.pipeline import RAG
+
+    return RAG.from_yaml(args.pipeline) if args.pipeline else RAG(PipelineConfig())
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    report = _rag(args).ingest(args.path, progress=not args.quiet and not args.json and sys.stderr.isatty())
+    if args.json:
+        _print_json(report.to_dict())
+        return 0
+    print(
+        f"{report.files_seen} files seen, {report.files_loaded} loaded ({report.documents} documents), "
+        f"{report.chunks_written} chunks written, {report.chunks_removed} stale chunks removed, "
+        f"{len(report.skipped)} skipped in {report.seconds:.1f}s"
+    )
+    for skipped in report.skipped:
+        print(f"  skipped {skipped.path}: {skipped.reason}")
+    return 0
+
+
+def _ask(args: argparse.Namespace) -> int:
+    rag = _rag(args)
+    where = _filters(args.filter)
+    if args.json or args.no_stream:
+        answer = rag.ask(args.question, args.k, where)
+        if args.json:
+            _print_json(answer.to_dict())
+            return 0
+        print(answer.text)
+        sources = answer.sources
+    else:
+        stream = rag.stream(args.question, args.k, where)
+        for token in stream:
+            print(token, end="", flush=True)
+        print()
+        sources = stream.sources
+    if sources:
+        print("\nSources:")
+        for number, hit in enumerate(sources, start=1):
+            print(f"  [{number}] {_location(hit)}  (score {hit.score:.3f})")
+    return 0
+
+
+def _retrieve(args: argparse.Namespace) -> int:
+    hits = _rag(args).retrieve(args.question, args.k, _filters(args.filter))
+    if args.json:
+        _print_json([hit.to_dict() for hit in hits])
+        return 0
+    if not hits:
+        print("no passages found")
+    for number, hit in enumerate(hits, start=1):
+        snippet = " ".join(hit.text.split())
+        print(f"[{number}] {_location(hit)}  (score {hit.score:.3f})\n    {snippet[:300]}")
+    return 0
+
+
+def _stats(args: argparse.Namespace) -> int:
+    stats = _rag(args).stats()
+    if args.json:
+        _print_json(stats)
+        return 0
+    for key, value in stats.items():
+        print(f"{key}: {value}")
+    return 0
+
+
+def _filters(pairs: list[str]) -> dict[str, Any] | None:
+    where: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"filter {pair!r} must look like KEY=VALUE, e.g. file_type=pdf")
+        where[key] = int(value) if value.isdigit() else value
+    return where or None
+
+
+def _location(hit: Hit) -> str:
+    return f"{hit.source} (page {hit.page})" if hit.page is not None else hit.source
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def _quiet_libraries() -> None:
+    """Library progress bars and advice would bury ragkit's own output."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, FileNotFoundError) and exc.filename:
+        return f"no such file or folder: {exc.filename}"
+    return str(exc) or type(exc).__name__
+
+
+def _is_usage_error(exc: Exception) -> bool:
+    from ragkit.config import ConfigError
+    from ragkit.models import ModelNotAvailableError
+
+    return isinstance(exc, (ConfigError, ModelNotAvailableError))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,227 @@
+"""Pipeline configuration: YAML in, validated pydantic models out.
+
+A pipeline file names each stage by ``type:`` plus that stage's parameters.
+The top level is checked here; each stage's parameters are checked against
+the ``Config`` model of the class the registry returns, so a typo fails with
+the file, the line, the key and the keys that are allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ragkit import registry
+
+
+class StageConfig(BaseModel):
+    """Base class for every stage's ``Config``: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class StageSpec(BaseModel):
+    """One stage in a pipeline: its registered ``type`` and its parameters."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class LoadingConfig(BaseModel):
+    """Which files a folder ingest picks up, and which loaders read them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    include: list[str] = Field(default_factory=lambda: ["**/*"])
+    exclude: list[str] = Field(default_factory=list)
+    follow_symlinks: bool = False
+    loaders: list[StageSpec] = Field(
+        default_factory=lambda: [StageSpec(type=name) for name in ("text", "markdown", "html", "pdf")]
+    )
+
+
+class PipelineConfig(BaseModel):
+    """A whole pipeline: ingestion stages and query stages."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "default"
+    loading: LoadingConfig = Field(default_factory=LoadingConfig)
+    chunker: StageSpec = Field(default_factory=lambda: StageSpec(type="recursive"))
+    embedder: StageSpec = Field(default_factory=lambda: StageSpec(type="sentence-transformers"))
+    store: StageSpec = Field(default_factory=lambda: StageSpec(type="chroma"))
+    retriever: StageSpec = Field(default_factory=lambda: StageSpec(type="dense"))
+    augmenter: StageSpec = Field(default_factory=lambda: StageSpec(type="template"))
+    generator: StageSpec = Field(default_factory=lambda: StageSpec(type="transformers"))
+
+    def stage_configs(self) -> dict[str, StageConfig]:
+        """Each single stage's validated ``Config``, keyed by kind."""
+        return {kind: _stage_config(kind, getattr(self, kind), (kind,)) for kind in SINGLE_STAGES}
+
+    def loader_configs(self) -> list[tuple[str, StageConfig]]:
+        """The validated ``Config`` of each loader, with its ``type`` name."""
+        return [
+            (spec.type, _stage_config("loader", spec, ("loading", "loaders", index)))
+            for index, spec in enumerate(self.loading.loaders)
+        ]
+
+
+SINGLE_STAGES = ("chunker", "embedder", "store", "retriever", "augmenter", "generator")
+
+
+class ConfigError(ValueError):
+    """A pipeline that cannot be used, with a message that says where and how to fix it."""
+
+
+class _StageError(Exception):
+    """Carries a stage validation problem up to where the key path and line are known."""
+
+    def __init__(self, path: tuple[str | int, ...], message: str):
+        super().__init__(message)
+        self.path = path
+        self.message = message
+
+
+def _stage_config(kind: str, spec: StageSpec, where: tuple[str | int, ...]) -> StageConfig:
+    try:
+        cls = registry.get(kind, spec.type)
+    except registry.UnknownStageError as exc:
+        raise _StageError((*where, "type"), str(exc)) from None
+    try:
+        config: StageConfig = cls.Config.model_validate(spec.params)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        loc = tuple(error["loc"])
+        allowed = ", ".join(["type", *cls.Config.model_fields])
+        if error["type"] == "extra_forbidden":
+            message = f"unknown key {loc[-1]!r} for {kind} type {spec.type!r}; allowed keys: {allowed}"
+        else:
+            message = f"{error['msg']} (allowed keys for {kind} type {spec.type!r}: {allowed})"
+        raise _StageError((*where, *loc), message) from None
+    return config
+
+
+_ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
+
+
+def interpolate_env(value: Any) -> Any:
+    """Replace ``${VAR}`` and ``${VAR:-default}`` in every string of a loaded YAML tree."""
+    if isinstance(value, dict):
+        return {key: interpolate_env(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [interpolate_env(item) for item in value]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        raise ConfigError(f"environment variable {name} is not set and has no default (write ${{{name}:-default}})")
+
+    return _ENV_PATTERN.sub(substitute, value)
+
+
+def deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``overrides`` applied key by key (nested dicts merge, the rest replaces)."""
+    merged = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def load_config(data: dict[str, Any], *, origin: str = "<dict>", lines: dict[tuple, int] | None = None) -> PipelineConfig:
+    """Validate a pipeline given as a dict; errors name ``origin`` and, for files, the line."""
+    data = interpolate_env(data)
+    try:
+        config = PipelineConfig.model_validate(data)
+        config.stage_configs()
+        config.loader_configs()
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        loc = tuple(error["loc"])
+        if error["type"] == "extra_forbidden":
+            allowed = _allowed_keys(loc[:-1])
+            message = f"unknown key {loc[-1]!r}; allowed keys: {allowed}"
+        else:
+            message = error["msg"]
+        raise ConfigError(_located(origin, lines, loc, message)) from None
+    except _StageError as exc:
+        raise ConfigError(_located(origin, lines, exc.path, exc.message)) from None
+    return config
+
+
+def load_yaml(path: str | Path, overrides: dict[str, Any] | None = None) -> PipelineConfig:
+    """Read and validate a pipeline file (``yaml.safe_load`` only)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read pipeline file {path}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text) or {}
+        lines = _key_lines(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a pipeline file must be a mapping of stage names to settings")
+    return load_config(deep_merge(data, overrides or {}), origin=str(path), lines=lines)
+
+
+def _allowed_keys(loc: tuple[str | int, ...]) -> str:
+    model: type[BaseModel] = PipelineConfig
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        annotation = field.annotation if field else None
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+    return ", ".join(model.model_fields)
+
+
+def _located(origin: str, lines: dict[tuple, int] | None, loc: tuple[str | int, ...], message: str) -> str:
+    key = ".".join(str(part) for part in loc) or "<top>"
+    line = None
+    if lines:
+        for end in range(len(loc), 0, -1):
+            line = lines.get(tuple(loc[:end]))
+            if line is not None:
+                break
+    where = f"{origin}, line {line}" if line else origin
+    return f"{where}: {key}: {message}"
+
+
+def _key_lines(text: str) -> dict[tuple, int]:
+    """Map each key path in a YAML document to the 1-based line where it appears."""
+    lines: dict[tuple, int] = {}
+
+    def walk(node: yaml.Node, path: tuple) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                key_path = (*path, key_node.value)
+                lines[key_path] = key_node.start_mark.line + 1
+                walk(value_node, key_path)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                lines[(*path, index)] = item.start_mark.line + 1
+                walk(item, (*path, index))
+
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if root is not None:
+        walk(root, ())
+    return lines

@@ -1,0 +1,170 @@
+"""A local causal language model through transformers, on the GPU when there is one."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from ragkit import models
+from ragkit.config import StageConfig
+from ragkit.devices import DtypeName, resolve_device, resolve_dtype
+from ragkit.generators.base import Messages
+
+log = logging.getLogger(__name__)
+
+
+class TransformersGenerator:
+    """``AutoModelForCausalLM`` with the tokenizer's chat template; greedy unless a temperature is set.
+
+    GGUF models are dequantised once and cached as safetensors, because
+    dequantising takes tens of seconds on every load.
+    """
+
+    class Config(StageConfig):
+        model: str = "qwen2.5-coder-0.5b-instruct"
+        device: str = "auto"
+        dtype: DtypeName = "auto"
+        max_new_tokens: int = 256
+        temperature: float = 0.0
+        top_p: float = 1.0
+        batch_size: int = 8
+
+    def __init__(self, config: Config):
+        self.config = config
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def tokenizer(self) -> Any:
+        self._load()
+        return self._tokenizer
+
+    @property
+    def model(self) -> Any:
+        self._load()
+        return self._model
+
+    def render(self, messages: Messages) -> str:
+        tokenizer = self.tokenizer
+        if tokenizer.chat_template:
+            return str(tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
+        # Base models without a chat template get a plain transcript to continue.
+        lines = [f"{message['role'].capitalize()}: {message['content']}" for message in messages]
+        return "\n\n".join(lines) + "\n\nAssistant:"
+
+    def count_prompt_tokens(self, messages: Messages) -> int:
+        return len(self.tokenizer(self.render(messages), add_special_tokens=False)["input_ids"])
+
+    def generate(self, messages: Messages) -> str:
+        return self.generate_batch([messages])[0]
+
+    def generate_batch(self, batch: Sequence[Messages]) -> list[str]:
+        """Answers in input order; prompts run in length-sorted groups to keep padding small."""
+        prompts = [self.render(messages) for messages in batch]
+        order = sorted(range(len(prompts)), key=lambda index: len(prompts[index]))
+        answers: list[str] = [""] * len(prompts)
+        size = max(1, self.config.batch_size)
+        for start in range(0, len(order), size):
+            group = order[start : start + size]
+            for index, text in zip(group, self._generate_group([prompts[i] for i in group])):
+                answers[index] = text
+        return answers
+
+    def stream(self, messages: Messages) -> Iterator[str]:
+        from transformers import TextIteratorStreamer
+
+        inputs = self._encode([self.render(messages)])
+        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        worker = threading.Thread(
+            target=self._run_generate, kwargs={"inputs": inputs, "streamer": streamer}, daemon=True
+        )
+        worker.start()
+        yield from (text for text in streamer if text)
+        worker.join()
+
+    def _generate_group(self, prompts: list[str]) -> list[str]:
+        inputs = self._encode(prompts)
+        output = self._run_generate(inputs=inputs)
+        new_tokens = output[:, inputs["input_ids"].shape[1] :]
+        return [text.strip() for text in self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+
+    def _encode(self, prompts: list[str]) -> Any:
+        encoded = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+        return encoded.to(self.model.device)
+
+    def _run_generate(self, inputs: Any, streamer: Any = None) -> Any:
+        import torch
+
+        sampling = self.config.temperature > 0
+        options: dict[str, Any] = {"do_sample": sampling}
+        if sampling:
+            options.update(temperature=self.config.temperature, top_p=self.config.top_p)
+        with torch.inference_mode():
+            return self.model.generate(
+                **inputs,
+                max_new_tokens=self.config.max_new_tokens,
+                pad_token_id=self.tokenizer.pad_token_id,
+                streamer=streamer,
+                **options,
+            )
+
+    def _load(self) -> None:
+        with self._lock:
+            if self._model is not None:
+                return
+            started = time.perf_counter()
+            resolved = models.resolve(self.config.model)
+            device = resolve_device(self.config.device)
+            dtype = resolve_dtype(self.config.dtype, device)
+            tokenizer, model = _load_model(resolved, dtype)
+            tokenizer.padding_side = "left"
+            if tokenizer.pad_token_id is None:
+                tokenizer.pad_token = tokenizer.eos_token
+            self._tokenizer = tokenizer
+            self._model = model.to(device).eval()
+            log.info(
+                "loaded generator %s on %s (%s) in %.1fs", self.config.model, device, dtype, time.perf_counter() - started
+            )
+
+
+def _load_model(resolved: models.ResolvedModel, dtype: Any) -> tuple[Any, Any]:
+    """Load from the converted cache when there is one; otherwise from the source, converting GGUF once."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if resolved.gguf_file is None:
+        return (
+            AutoTokenizer.from_pretrained(resolved.location),
+            AutoModelForCausalLM.from_pretrained(resolved.location, dtype=dtype),
+        )
+    converted = resolved.converted_dir
+    if not (converted / "config.json").exists():
+        log.info("first load of %s: dequantising GGUF and caching it in %s", resolved.gguf_file, converted)
+        _convert_gguf(resolved, converted)
+    return (
+        AutoTokenizer.from_pretrained(converted),
+        AutoModelForCausalLM.from_pretrained(converted, dtype=dtype),
+    )
+
+
+def _convert_gguf(resolved: models.ResolvedModel, target: Path) -> None:
+    """Save a plain safetensors copy of a GGUF model: a fresh model from its config, with the dequantised weights."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(resolved.location, gguf_file=resolved.gguf_file)
+    loaded = AutoModelForCausalLM.from_pretrained(resolved.location, gguf_file=resolved.gguf_file)
+    config = loaded.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    fresh = AutoModelForCausalLM.from_config(config)
+    fresh.load_state_dict(loaded.state_dict())
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".converting-", dir=target.parent))
+    fresh.save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
+    models.replace_dir(staging, target)

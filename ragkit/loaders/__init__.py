@@ -1,0 +1,1 @@
+"""Loaders: read files of one format into ``Document`` objects."""

@@ -1,0 +1,81 @@
+"""Markdown files, kept as Markdown: headings and lists help the chunkers split."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import ClassVar
+
+import yaml
+
+from ragkit.config import StageConfig
+from ragkit.loaders.base import LoadError
+from ragkit.loaders.encoding import decode_text, read_bytes
+from ragkit.loaders.text import clean_title, make_document
+from ragkit.types import Document, content_hash
+
+# YAML front matter (Jekyll, Hugo, MkDocs): "---" on the first line, closed by "---" or "...".
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)?(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
+_ATX_H1 = re.compile(r"^ {0,3}#[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
+_FENCE = re.compile(r"^ {0,3}(```|~~~)")
+
+
+class MarkdownLoader:
+    """Reads ``.md`` files; the title comes from front matter or the first ``# `` heading."""
+
+    extensions: ClassVar[tuple[str, ...]] = (".md", ".markdown")
+
+    class Config(StageConfig):
+        pass
+
+    def __init__(self, config: Config | None = None):
+        self.config = config or self.Config()
+
+    def load(self, path: Path, source: str) -> list[Document]:
+        text = decode_text(read_bytes(path), source)
+        front_title, body = split_front_matter(text)
+        if not body.strip():
+            raise LoadError("empty file (front matter only)")
+        return [
+            make_document(
+                body,
+                source=source,
+                file_type="md",
+                doc_hash=content_hash(text),
+                title=clean_title(front_title) or clean_title(first_heading(body)),
+            )
+        ]
+
+
+def split_front_matter(text: str) -> tuple[str | None, str]:
+    """The front matter's ``title`` (if any) and the text without the front matter.
+
+    The block is removed even when it is not valid YAML: it is metadata, not prose.
+    """
+    match = _FRONT_MATTER.match(text)
+    if match is None:
+        return None, text
+    try:
+        data = yaml.safe_load(match.group(1) or "")
+    except yaml.YAMLError:
+        data = None
+    title = data.get("title") if isinstance(data, dict) else None
+    return (None if title is None else str(title)), text[match.end() :]
+
+
+def first_heading(text: str) -> str | None:
+    """The text of the first level-1 ATX heading outside fenced code blocks."""
+    fence: str | None = None
+    for line in text.splitlines():
+        marker = _FENCE.match(line)
+        if marker:
+            if fence is None:
+                fence = marker.group(1)
+            elif fence == marker.group(1):
+                fence = None
+            continue
+        if fence is None:
+            heading = _ATX_H1.match(line)
+            if heading:
+                return heading.group(1)
+    return None

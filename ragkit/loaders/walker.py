@@ -1,0 +1,130 @@
+"""Which files a folder ingest reads: a sorted, filtered, loop-safe walk.
+
+Sorted so that two ingests of the same folder see files in the same order;
+hidden files and folders (``.git``, ``.venv``) are never documents; symlinks are
+skipped unless asked for, and when followed each real folder is walked once, so
+a link back to a parent cannot loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+
+def walk(
+    root: Path, include: list[str], exclude: list[str], follow_symlinks: bool = False
+) -> Iterator[tuple[Path, str]]:
+    """Yield ``(absolute path, source)`` for each file under ``root`` that the globs select.
+
+    ``source`` is the path relative to ``root`` with forward slashes; globs are
+    matched against it whole (``*.md`` is top-level only, ``**/*.md`` any depth).
+    A folder matching an ``exclude`` glob is not entered. A ``root`` that is a
+    file is yielded as is, with its name as source: naming it is selecting it.
+    """
+    root = Path(root).absolute()
+    if not root.exists():
+        raise FileNotFoundError(f"no such file or folder: {root}")
+    if not root.is_dir():
+        return iter([(root, root.name)])
+    return _walk_folder(root, [compile_glob(p) for p in include], [compile_glob(p) for p in exclude], follow_symlinks)
+
+
+def _walk_folder(
+    root: Path, include: list[re.Pattern[str]], exclude: list[re.Pattern[str]], follow_symlinks: bool
+) -> Iterator[tuple[Path, str]]:
+    # A stack of sorted listings instead of recursion: the depth of a tree is not ours to bound.
+    visited = {_identity(root.stat())}
+    stack = [_listing(root, "")]
+    while stack:
+        entry, source = next(stack[-1], (None, ""))
+        if entry is None:
+            stack.pop()
+            continue
+        if entry.name.startswith(".") or (entry.is_symlink() and not follow_symlinks):
+            continue
+        if entry.is_dir():
+            identity = _identity(entry.stat())
+            if identity not in visited and not _matches(source, exclude):
+                visited.add(identity)
+                stack.append(_listing(Path(entry.path), f"{source}/"))
+        elif entry.is_file() and _matches(source, include) and not _matches(source, exclude):
+            yield Path(entry.path), source
+
+
+def _listing(folder: Path, prefix: str) -> Iterator[tuple[os.DirEntry[str], str]]:
+    """The folder's entries by name, each with its source path; an unreadable folder is skipped."""
+    try:
+        with os.scandir(folder) as scan:
+            entries = sorted(scan, key=lambda entry: entry.name)
+    except OSError as exc:
+        logger.warning("skipping folder %s: %s", folder, exc.strerror or exc)
+        return iter(())
+    return ((entry, prefix + entry.name) for entry in entries)
+
+
+def _identity(stat: os.stat_result) -> tuple[int, int]:
+    return stat.st_dev, stat.st_ino
+
+
+def _matches(source: str, patterns: Iterable[re.Pattern[str]]) -> bool:
+    return any(pattern.fullmatch(source) for pattern in patterns)
+
+
+def compile_glob(pattern: str) -> re.Pattern[str]:
+    """A regex for a glob over ``/``-separated paths, matched against the whole path.
+
+    ``**`` as a whole segment matches any number of folders (none included), so
+    ``a/**`` matches ``a`` and all beneath it; ``*`` and ``?`` never cross a ``/``;
+    ``[abc]`` and ``[!abc]`` are character classes. The semantics of Python 3.13's
+    ``PurePath.full_match``, which 3.11 lacks.
+    """
+    segments: list[str] = []
+    for segment in pattern.strip("/").split("/"):
+        if segment not in ("", ".") and not (segment == "**" and segments[-1:] == ["**"]):
+            segments.append(segment)
+    regex = ""
+    for index, segment in enumerate(segments):
+        last = index == len(segments) - 1
+        if segment != "**":
+            regex += _translate_segment(segment) + ("" if last else "/")
+        elif not last:
+            regex += "(?:.*/)?"
+        else:
+            regex = regex[:-1] + "(?:/.*)?" if regex else ".*"
+    return re.compile(regex, re.DOTALL)
+
+
+def _translate_segment(segment: str) -> str:
+    """One path segment of a glob as a regex that cannot match a ``/``."""
+    parts: list[str] = []
+    index = 0
+    while index < len(segment):
+        char = segment[index]
+        index += 1
+        if char == "*":
+            if not parts or parts[-1] != "[^/]*":  # "**" inside a segment is just "*"
+                parts.append("[^/]*")
+        elif char == "?":
+            parts.append("[^/]")
+        elif char == "[":
+            start = index + (segment[index : index + 1] == "!")
+            start += segment[start : start + 1] == "]"  # a leading "]" is a member, not the end
+            end = segment.find("]", start)
+            if end < 0:
+                parts.append(re.escape(char))
+                continue
+            body = segment[index:end]
+            index = end + 1
+            negate = body.startswith("!")
+            body = body[1:] if negate else body
+            escaped = body.replace("\\", "\\\\").replace("^", "\\^").replace("[", "\\[").replace("]", "\\]")
+            parts.append(f"[^/{escaped}]" if negate else f"[{escaped}]")
+        else:
+            parts.append(re.escape(char))
+    return "".join(parts)

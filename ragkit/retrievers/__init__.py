@@ -1,0 +1,1 @@
+"""Retrievers: find the passages that answer a question."""

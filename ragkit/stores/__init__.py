@@ -1,0 +1,1 @@
+"""Vector stores: persist chunks and their vectors, answer nearest-neighbour queries."""

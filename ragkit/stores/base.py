@@ -1,0 +1,35 @@
+"""The vector store contract: keep chunks with their vectors, find the nearest."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from ragkit.types import Chunk, Hit
+
+Where = dict[str, Any]
+
+
+@runtime_checkable
+class VectorStore(Protocol):
+    """Chunks are keyed by ``Chunk.id``, so writing the same chunk twice keeps one copy.
+
+    ``where`` is a metadata filter: ``{"source": "a.md"}``, ``{"file_type": "pdf"}``,
+    or several keys at once (all must match).
+    """
+
+    def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None: ...
+
+    def ids(self, where: Where | None = None) -> list[str]: ...
+
+    def delete(self, ids: Sequence[str]) -> None: ...
+
+    def query(self, vector: np.ndarray, k: int, where: Where | None = None) -> list[Hit]: ...
+
+    def count(self) -> int: ...
+
+    def stats(self) -> dict[str, Any]:
+        """At least ``chunks``, ``documents`` and ``files`` counts."""
+        ...

@@ -1,0 +1,147 @@
+"""Plain data types shared by every stage: the ground floor of ragkit.
+
+They hold data only, so that any stage can import them without pulling in
+another stage's implementation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+Metadata = dict[str, Any]
+
+
+def content_hash(text: str | bytes) -> str:
+    """A short, stable fingerprint used for documents and chunk ids."""
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+@dataclass
+class Document:
+    """The text of one file, or of one page of a PDF.
+
+    ``metadata`` always has ``source`` (path relative to the ingested root,
+    with forward slashes), ``file_type`` and ``doc_hash``; ``page`` (1-based)
+    for PDFs and ``title`` where the file has one.
+    """
+
+    text: str
+    metadata: Metadata
+
+
+@dataclass
+class Chunk:
+    """A piece of a document sized for the embedder.
+
+    ``metadata`` is the document's, plus ``ordinal`` (position within the
+    document), ``start`` and ``end`` (character offsets into the document).
+    """
+
+    text: str
+    metadata: Metadata
+
+    @property
+    def id(self) -> str:
+        """Deterministic id so that re-ingesting the same file upserts, never duplicates."""
+        key = "\x1f".join(
+            [
+                str(self.metadata.get("source", "")),
+                str(self.metadata.get("page", "")),
+                str(self.metadata.get("ordinal", "")),
+                self.text,
+            ]
+        )
+        return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+
+
+@dataclass
+class Hit:
+    """A retrieved chunk with its similarity score (higher is closer)."""
+
+    id: str
+    text: str
+    score: float
+    metadata: Metadata
+
+    @property
+    def source(self) -> str:
+        return str(self.metadata.get("source", ""))
+
+    @property
+    def page(self) -> int | None:
+        page = self.metadata.get("page")
+        return int(page) if page is not None else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "source": self.source,
+            "page": self.page,
+            "score": round(self.score, 4),
+            "text": self.text,
+            "metadata": self.metadata,
+        }
+
+
+@dataclass
+class Prompt:
+    """What the augmenter hands the generator: chat messages and the passages they hold."""
+
+    messages: list[dict[str, str]]
+    passages: list[Hit]
+    dropped: int = 0
+
+
+@dataclass
+class Answer:
+    """The result of ``RAG.ask``: the text, the passages it was given, and the exact prompt."""
+
+    question: str
+    text: str
+    sources: list[Hit]
+    prompt: str
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "sources": [hit.to_dict() for hit in self.sources],
+            "prompt": self.prompt,
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+        }
+
+
+@dataclass
+class Skipped:
+    """A file (or page) that was not ingested, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass
+class IngestReport:
+    """Counts and reasons from one ``RAG.ingest`` call."""
+
+    files_seen: int = 0
+    files_loaded: int = 0
+    documents: int = 0
+    chunks_written: int = 0
+    chunks_removed: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "files_seen": self.files_seen,
+            "files_loaded": self.files_loaded,
+            "documents": self.documents,
+            "chunks_written": self.chunks_written,
+            "chunks_removed": self.chunks_removed,
+            "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
+            "seconds": round(self.seconds, 3),
+        }

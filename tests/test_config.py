@@ -1,0 +1,98 @@
+from pathlib import Path
+
+import pytest
+
+from ragkit.config import ConfigError, PipelineConfig, interpolate_env, load_config, load_yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "pipelines").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_pipeline_validates(path: Path) -> None:
+    config = load_yaml(path)
+    stages = config.stage_configs()
+    assert set(stages) == {"chunker", "embedder", "store", "retriever", "augmenter", "generator"}
+    assert [name for name, _ in config.loader_configs()] == ["text", "markdown", "html", "pdf"]
+
+
+def test_default_yaml_spells_out_the_built_in_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RAGKIT_STORE", raising=False)
+    from_file = load_yaml(REPO / "pipelines" / "default.yaml")
+    built_in = PipelineConfig()
+    assert from_file.stage_configs() == built_in.stage_configs()
+    assert from_file.loader_configs() == built_in.loader_configs()
+    assert from_file.loading.include == built_in.loading.include
+
+
+def test_typo_in_stage_key_names_file_line_key_and_allowed(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("name: x\nchunker:\n  type: recursive\n  sise: 100\n")
+    with pytest.raises(ConfigError) as error:
+        load_yaml(path)
+    message = str(error.value)
+    assert f"{path}, line 4" in message
+    assert "chunker.sise" in message
+    assert "allowed keys: type, size, overlap, unit" in message
+
+
+def test_typo_at_top_level_lists_allowed_sections(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("name: x\nretreiver:\n  type: dense\n")
+    with pytest.raises(ConfigError) as error:
+        load_yaml(path)
+    assert "line 2" in str(error.value)
+    assert "retreiver" in str(error.value)
+    assert "retriever" in str(error.value) and "generator" in str(error.value)
+
+
+def test_wrong_type_of_value_is_reported_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("retriever:\n  type: dense\n  top_k: many\n")
+    with pytest.raises(ConfigError) as error:
+        load_yaml(path)
+    assert "line 3" in str(error.value) and "retriever.top_k" in str(error.value)
+    assert "integer" in str(error.value)
+
+
+def test_unknown_type_lists_the_registered_ones(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("store:\n  type: pinecone\n")
+    with pytest.raises(ConfigError) as error:
+        load_yaml(path)
+    message = str(error.value)
+    assert "line 2" in message and "unknown store type 'pinecone'" in message
+    assert "chroma" in message
+
+
+def test_loader_errors_point_into_the_loaders_list(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("loading:\n  loaders:\n    - type: text\n    - type: pdf\n      passwrd: x\n")
+    with pytest.raises(ConfigError) as error:
+        load_yaml(path)
+    assert "line 5" in str(error.value) and "loading.loaders.1.passwrd" in str(error.value)
+
+
+def test_overlap_not_smaller_than_size_is_rejected() -> None:
+    with pytest.raises(ConfigError, match="overlap"):
+        load_config({"chunker": {"type": "recursive", "size": 50, "overlap": 50}})
+
+
+def test_env_interpolation_with_and_without_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAGKIT_TEST_PATH", "/data/store")
+    monkeypatch.delenv("RAGKIT_TEST_MISSING", raising=False)
+    data = {"a": "${RAGKIT_TEST_PATH}/x", "b": ["${RAGKIT_TEST_MISSING:-fallback}"], "c": 3}
+    assert interpolate_env(data) == {"a": "/data/store/x", "b": ["fallback"], "c": 3}
+    with pytest.raises(ConfigError, match="RAGKIT_TEST_MISSING"):
+        interpolate_env("${RAGKIT_TEST_MISSING}")
+
+
+def test_yaml_is_loaded_safely(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("name: !!python/object/apply:os.system ['echo pwned']\n")
+    with pytest.raises(ConfigError, match="invalid YAML"):
+        load_yaml(path)
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read pipeline file"):
+        load_yaml(tmp_path / "nope.yaml")
