@@ -18,10 +18,10 @@ class RecursiveChunker(SpanChunker):
 
     @property
     def _piece_budget(self) -> Budget:
-        return self._budget(self.size - self.overlap)
+        return self._budget(self.sizes.size - self.sizes.overlap)
 
     def _pieces(self, layout: Layout) -> list[Span]:
         return layout.split(0, len(layout.atoms), PARAGRAPH, self._piece_budget)
 
     def _tail(self, layout: Layout, units: list[Span]) -> list[Span]:
-        return layout.tail(units, self.overlap, self.unit)
+        return layout.tail(units, self.sizes.overlap, self.config.unit)

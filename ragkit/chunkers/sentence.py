@@ -6,7 +6,7 @@ from ragkit.chunkers.spans import LINE, Budget, ChunkerConfig, Layout, Span, Spa
 
 
 class SentenceChunker(SpanChunker):
-    """Packs whole sentences up to ``size``; the next chunk repeats the last sentences that fit in ``overlap``.
+    """Packs whole sentences up to ``size``; the next chunk repeats the last ones that fit in ``overlap``.
 
     Sentences end at ``.!?`` followed by whitespace, at full-width ``。！？；``
     (no space needed) and at blank lines. A sentence longer than ``size`` is
@@ -18,14 +18,13 @@ class SentenceChunker(SpanChunker):
 
     @property
     def _piece_budget(self) -> Budget:
-        return self.budget
+        return self._budget(self.sizes.size)
 
     def _pieces(self, layout: Layout) -> list[Span]:
+        budget = self._piece_budget
         return [
-            piece
-            for first, stop in layout.sentences()
-            for piece in layout.split(first, stop, LINE, self.budget)
+            piece for first, stop in layout.sentences() for piece in layout.split(first, stop, LINE, budget)
         ]
 
     def _tail(self, layout: Layout, units: list[Span]) -> list[Span]:
-        return trailing(units, self.overlap, self.unit)
+        return trailing(units, self.sizes.overlap, self.config.unit)

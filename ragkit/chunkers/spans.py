@@ -15,6 +15,7 @@ import re
 from abc import ABC, abstractmethod
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
+from functools import cached_property
 from itertools import accumulate
 from typing import ClassVar, Literal, NamedTuple
 
@@ -66,8 +67,15 @@ class Span(NamedTuple):
     tokens: int
 
 
+class Sizes(NamedTuple):
+    """Chunk size and overlap, in the configured unit."""
+
+    size: int
+    overlap: int
+
+
 class Budget(NamedTuple):
-    """What one chunk or piece may hold: at most ``chars`` characters (no limit when None) and ``tokens`` tokens."""
+    """What one chunk or piece may hold: ``tokens`` tokens, and ``chars`` characters unless None."""
 
     chars: int | None
     tokens: int
@@ -85,7 +93,7 @@ def count_distinct(counter: TokenCounter, texts: Sequence[str]) -> list[int]:
     if not texts:
         return []
     distinct = list(dict.fromkeys(texts))
-    counts = dict(zip(distinct, counter.count_tokens(distinct)))
+    counts = dict(zip(distinct, counter.count_tokens(distinct), strict=True))
     return [counts[text] for text in texts]
 
 
@@ -115,7 +123,7 @@ class Layout:
         self.atoms: list[Span] = []
         self.levels: list[int] = []
         self.sentence_ends: list[bool] = []
-        for index, ((start, end), tokens) in enumerate(zip(words, counts)):
+        for index, ((start, end), tokens) in enumerate(zip(words, counts, strict=True)):
             if budget.fits(end - start, tokens):
                 self.atoms.append(Span(start, end, tokens))
             else:
@@ -137,7 +145,7 @@ class Layout:
         """Tokens of one character alone; counted for the whole document at once, on first need."""
         if not self._char_tokens:
             chars = list(dict.fromkeys(self.text))
-            self._char_tokens = dict(zip(chars, self._counter.count_tokens(chars)))
+            self._char_tokens = dict(zip(chars, self._counter.count_tokens(chars), strict=True))
         return self._char_tokens[char]
 
     def _blocks(self, start: int, end: int, budget: Budget) -> list[Span]:
@@ -155,10 +163,12 @@ class Layout:
 
     def span(self, first: int, stop: int) -> Span:
         """Atoms ``first:stop`` as one span."""
-        return Span(self.atoms[first].start, self.atoms[stop - 1].end, self._prefix[stop] - self._prefix[first])
+        return Span(
+            self.atoms[first].start, self.atoms[stop - 1].end, self._prefix[stop] - self._prefix[first]
+        )
 
     def split(self, first: int, stop: int, level: int, budget: Budget) -> list[Span]:
-        """Atoms ``first:stop`` as pieces that fit ``budget``, cut at the strongest boundaries that suffice."""
+        """Atoms ``first:stop`` as pieces that fit ``budget``, cut at the strongest boundaries that do."""
         whole = self.span(first, stop)
         if stop - first == 1 or budget.fits(whole.end - whole.start, whole.tokens):
             return [whole]
@@ -213,6 +223,8 @@ def trailing(units: Sequence[Span], overlap: int, unit: Unit) -> list[Span]:
 
     Never the first unit, so a chunk is never repeated whole inside the next.
     """
+    if not overlap:
+        return []
     k, tokens = len(units), 0
     while k > 1:
         tokens += units[k - 1].tokens
@@ -258,25 +270,32 @@ class SpanChunker(ABC):
     Config: ClassVar[type[ChunkerConfig]] = ChunkerConfig
 
     def __init__(self, config: ChunkerConfig, *, counter: TokenCounter) -> None:
+        self.config = config
         self.counter = counter
-        size, overlap = config.size, config.overlap
-        if config.unit == "tokens" and size > counter.max_tokens:
-            # Keep the ratio, so the overlap still leaves room for new text.
-            size, overlap = counter.max_tokens, overlap * counter.max_tokens // size
+
+    @cached_property
+    def sizes(self) -> Sizes:
+        """The size and overlap in use: a token size over the embedder's limit is capped to it.
+
+        Worked out on first use rather than in ``__init__``, because asking the
+        embedder for its limit loads the model.
+        """
+        size, overlap = self.config.size, self.config.overlap
+        limit = self.counter.max_tokens
+        if self.config.unit == "tokens" and size > limit:
+            # Keep the ratio, so the overlap still leaves room for new text, but keep some overlap.
+            size, overlap = limit, max(overlap * limit // size, min(overlap, 1))
             logger.warning(
                 "chunk size %d tokens is more than the embedder takes; using %d (overlap %d)",
-                config.size,
+                self.config.size,
                 size,
                 overlap,
             )
-        self.unit = config.unit
-        self.size = size
-        self.overlap = overlap
-        self.budget = self._budget(size)
+        return Sizes(size, overlap)
 
     def _budget(self, size: int) -> Budget:
         """``size`` in the configured unit; in characters, still never over the embedder's token limit."""
-        if self.unit == "tokens":
+        if self.config.unit == "tokens":
             return Budget(None, size)
         return Budget(size, self.counter.max_tokens)
 
@@ -295,24 +314,25 @@ class SpanChunker(ABC):
         layout = Layout(text, self.counter, self._piece_budget)
         if not layout.atoms:
             return []
-        merged = merge(self._pieces(layout), self.budget, lambda units: self._tail(layout, units))
-        spans = self._within_limit(layout, [(span.start, span.end) for span in merged])
+        budget = self._budget(self.sizes.size)
+        merged = merge(self._pieces(layout), budget, lambda units: self._tail(layout, units))
+        spans = self._within_limit(layout, [(span.start, span.end) for span in merged], budget.tokens)
         return [
             Chunk(text[start:end], {**document.metadata, "ordinal": ordinal, "start": start, "end": end})
             for ordinal, (start, end) in enumerate(spans)
         ]
 
-    def _within_limit(self, layout: Layout, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-        """Count the chunks' real text in one batch and halve any over the cap until none is.
+    def _within_limit(self, layout: Layout, spans: list[tuple[int, int]], cap: int) -> list[tuple[int, int]]:
+        """Count the chunks' real text in one batch and halve any over ``cap`` tokens until none is.
 
         Summed word counts are exact for WordPiece but only close for other
         tokenizers, and the embedder would silently truncate a chunk over its limit.
         """
         counts = self.counter.count_tokens([layout.text[start:end] for start, end in spans])
         kept: list[tuple[int, int]] = []
-        for (start, end), tokens in zip(spans, counts):
-            if tokens <= self.budget.tokens or end - start == 1:
+        for (start, end), tokens in zip(spans, counts, strict=True):
+            if tokens <= cap or end - start == 1:
                 kept.append((start, end))
             else:
-                kept += self._within_limit(layout, layout.halve(start, end))
+                kept += self._within_limit(layout, layout.halve(start, end), cap)
         return kept

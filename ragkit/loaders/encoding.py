@@ -2,9 +2,10 @@
 
 Detection alone is unreliable on short or ambiguous input: charset-normalizer
 breaks ties alphabetically (cp1250 before cp1252, big5 before gb18030) and
-happily reads a few accented Latin letters as Chinese. We keep its ranking but
-break ties towards the encodings people actually write documents in, and reject
-readings that scatter CJK characters inside Latin words.
+happily reads a few accented Latin letters as Chinese. We keep its ranking, but
+only over encodings documents are written in today, break ties towards the most
+common of them, and reject readings that scatter CJK characters inside Latin
+words.
 """
 
 from __future__ import annotations
@@ -30,9 +31,15 @@ _BOMS = (
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
 
-# Without a BOM these read any short even-length input as "text"; files that use
-# them carry a BOM (handled above), and BOM-less ASCII in them has NUL bytes.
-_NEEDS_BOM = ["utf_16", "utf_16_be", "utf_16_le", "utf_32", "utf_32_be", "utf_32_le"]
+# The encodings documents are written in today. Left to itself, charset-normalizer
+# also weighs EBCDIC, Mac and DOS code pages (and BOM-less UTF-16), which win ties
+# on short input: "Größe" comes back as EBCDIC, "über" as UTF-16.
+_CANDIDATES = [
+    *("gb18030", "gbk", "big5", "big5hkscs", "cp950", "shift_jis", "cp932", "euc_jp", "euc_kr", "cp949"),
+    *("cp1250", "cp1251", "cp1252", "cp1253", "cp1254", "cp1255", "cp1256", "cp1257", "cp1258"),
+    *("latin_1", "iso8859_2", "iso8859_5", "iso8859_7", "iso8859_9", "iso8859_15", "koi8_r", "koi8_u", "cp866"),
+    *("tis_620", "cp874"),
+]
 
 # Tie-break order: GB18030 is a superset of GBK/GB2312 and the most common
 # legacy encoding for Chinese; cp1252 is what "Latin-1" files almost always are.
@@ -40,12 +47,14 @@ _PREFERRED = ("gb18030", "cp1252")
 
 # Decode with the superset of a detected or declared encoding (keys are codecs'
 # canonical names); as in browsers, "Latin-1" and ASCII labels mean cp1252.
-# A strict failure falls back to the detected encoding itself.
 _SUPERSETS = {"gb2312": "gb18030", "gbk": "gb18030", "iso8859-1": "cp1252", "ascii": "cp1252"}
 
 # Same thresholds charset-normalizer uses to call two matches equal.
 _CHAOS_TIE = 0.005
 _COHERENCE_TIE = 0.02
+
+# Multi-byte UTF-8 characters needed per invalid byte sequence to call a file UTF-8.
+_VALID_PER_INVALID_UTF8 = 10
 
 # Control characters (other than whitespace) above this share mean "not text".
 _MAX_CONTROL_RATIO = 0.05
@@ -96,6 +105,9 @@ def _decode(data: bytes, declared: str | None) -> tuple[str, str]:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
+    damaged_utf8 = _mostly_utf8(data)
+    if damaged_utf8 is not None:
+        return damaged_utf8, "utf-8 with invalid bytes replaced"
     if declared:
         try:
             encoding = _superset(declared)
@@ -111,13 +123,25 @@ def _decode(data: bytes, declared: str | None) -> tuple[str, str]:
         return data.decode("latin-1"), "latin-1"  # maps every byte, so it cannot fail
 
 
+def _mostly_utf8(data: bytes) -> str | None:
+    """UTF-8 with a few invalid bytes (a pasted Latin-1 character, a character cut at the end).
+
+    Detection would call such a file binary; but many valid multi-byte sequences
+    per invalid one happen in no other encoding (GBK text has under one per two).
+    """
+    text = data.decode("utf-8", errors="replace")
+    invalid = text.count("\ufffd") - data.count("\ufffd".encode())
+    valid = sum(1 for char in text if ord(char) > 0x7F) - text.count("\ufffd")
+    return text if valid >= _VALID_PER_INVALID_UTF8 * invalid else None
+
+
 def _best_match(data: bytes) -> CharsetMatch | None:
     """charset-normalizer's best plausible reading, ties broken by ``_PREFERRED``.
 
     None means every reading it found scatters CJK inside Latin words, so the
     caller falls back to a Latin code page. No reading at all means binary.
     """
-    ranked = list(from_bytes(data, cp_exclusion=_NEEDS_BOM))
+    ranked = list(from_bytes(data, cp_isolation=_CANDIDATES))
     if not ranked:
         raise LoadError("binary file, not text")
     best = ranked[0]
@@ -135,13 +159,17 @@ def _best_match(data: bytes) -> CharsetMatch | None:
 
 
 def _decode_match(data: bytes, match: CharsetMatch) -> tuple[str, str]:
-    """Decode with the preferred superset of the match's encoding, else as the match did."""
+    """Decode with the preferred superset of the match's encoding, else with the match's own.
+
+    charset-normalizer judges large files by samples, so a byte it never saw may
+    still be invalid: that byte becomes U+FFFD rather than costing the file.
+    """
     preferred = [p for p in _PREFERRED if p in match.could_be_from_charset]
     encoding = preferred[0] if preferred else _superset(match.encoding)
     try:
         return data.decode(encoding), encoding
     except UnicodeDecodeError:
-        return str(match), match.encoding
+        return data.decode(match.encoding, errors="replace"), match.encoding
 
 
 def _superset(encoding: str) -> str:

@@ -7,10 +7,11 @@ a browser would render it.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import ClassVar
 
-from bs4 import BeautifulSoup
+from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning
 from bs4.dammit import EncodingDetector
 from bs4.element import NavigableString, PageElement, PreformattedString, Tag
 
@@ -25,6 +26,8 @@ _DROPPED_TAGS = frozenset(
     {"head", "script", "style", "noscript", "nav", "header", "footer", "aside", "form", "template", "svg", "iframe"}
 )
 _DROPPED_ROLES = frozenset({"navigation", "banner", "contentinfo"})
+# Sphinx's "¶" permalinks after every heading.
+_DROPPED_CLASSES = frozenset({"headerlink"})
 
 # Elements that start a new paragraph.
 _BLOCKS = frozenset(
@@ -54,7 +57,10 @@ class HtmlLoader:
         data = read_bytes(path)
         declared = EncodingDetector.find_declared_encoding(data, is_html=True)
         markup = decode_text(data, source, declared=declared)
-        soup = BeautifulSoup(markup, "lxml")
+        with warnings.catch_warnings():
+            # XHTML is HTML to us; bs4 suggests an XML parser, which would choke on real-world pages.
+            warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
+            soup = BeautifulSoup(markup, "lxml")
         title = _title(soup)
         for element in [tag for tag in soup.find_all(True) if _is_boilerplate(tag)]:
             if not element.decomposed:  # an ancestor may have gone already
@@ -62,9 +68,7 @@ class HtmlLoader:
         text = html_to_text(soup)
         if not text:
             raise LoadError("no visible text in the page")
-        return [
-            make_document(text, source=source, file_type="html", doc_hash=content_hash(markup), title=title)
-        ]
+        return [make_document(text, source=source, file_type="html", doc_hash=content_hash(markup), title=title)]
 
 
 def _title(soup: BeautifulSoup) -> str | None:
@@ -83,7 +87,9 @@ def _is_boilerplate(tag: Tag) -> bool:
     if str(tag.get("aria-hidden", "")).strip().lower() == "true":
         return True
     roles = str(tag.get("role", "")).lower().split()
-    return any(role in _DROPPED_ROLES for role in roles)
+    if any(role in _DROPPED_ROLES for role in roles):
+        return True
+    return any(name in _DROPPED_CLASSES for name in tag.get_attribute_list("class"))
 
 
 def html_to_text(root: Tag) -> str:

