@@ -129,3 +129,11 @@ def test_stream_yields_tokens_and_knows_its_sources(ingested: RAG) -> None:
     assert len(stream.sources) == 2 and stream.prompt
     tokens = list(stream)
     assert len(tokens) > 1 and stream.text == "".join(tokens)
+
+
+def test_gbk_chinese_file_is_decoded_and_chunked(ingested: RAG) -> None:
+    hits = ingested.retrieve("批处理", k=20, where={"source": "zh/inference-notes.txt"})
+    assert hits and all(hit.metadata["file_type"] == "txt" for hit in hits)
+    text = "".join(hit.text for hit in hits)
+    assert "批处理" in text and "\ufffd" not in text
+    assert max(ingested.embedder.count_tokens([hit.text for hit in hits])) <= ingested.embedder.max_tokens

@@ -11,14 +11,18 @@ from ragkit.augmenters.base import Messages, PromptCounter
 from ragkit.config import StageConfig
 from ragkit.types import Hit, Prompt
 
+# Measured on tests/e2e_questions.json with Qwen2.5-Coder-0.5B: asking for "the exact name or
+# number" and repeating the question after the passages took correct answers from 9 of 20 to 18.
+# A worked example in the instruction made the small model copy the example instead.
 DEFAULT_SYSTEM = (
-    "You answer questions using only the numbered context passages you are given. "
-    "Cite the passages you use by their numbers in square brackets, like [1] or [2][3]. "
+    "Answer the question using only the numbered context passages below it. "
+    "Reply with one short sentence that states the answer with its exact name or number, "
+    "followed by the numbers of the passages you used in square brackets. "
     "If the passages do not contain the answer, say that you do not know. "
-    "Answer in the language of the question."
+    "Reply in the language of the question."
 )
 
-DEFAULT_TEMPLATE = "Context passages:\n{context}\n\nQuestion: {question}\nAnswer:"
+DEFAULT_TEMPLATE = "Question: {question}\n\nContext passages:\n{context}\n\nQuestion: {question}\nAnswer:"
 
 PASSAGE_FORMAT = "[{number}] (source: {location})\n{text}"
 
