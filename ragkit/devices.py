@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import logging
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 DeviceName = str
 DtypeName = Literal["auto", "float32", "bfloat16", "float16"]
@@ -28,3 +33,23 @@ def resolve_dtype(dtype: DtypeName, device: str, *, gpu_default: str = "bfloat16
     if dtype == "auto":
         dtype = "float32" if device == "cpu" else gpu_default
     return getattr(torch, dtype)
+
+
+def halving_on_oom(run: Callable[[list[T]], Any], items: list[T], what: str) -> Any:
+    """``run(items)``, split in halves (recursively) when the GPU runs out of memory.
+
+    Results of the halves are concatenated along the first dimension, so ``run``
+    must return a tensor or a list. A single item that does not fit re-raises.
+    """
+    import torch
+
+    try:
+        return run(items)
+    except torch.OutOfMemoryError:
+        if len(items) == 1:
+            raise
+        torch.cuda.empty_cache()
+        half = len(items) // 2
+        log.warning("%s: out of GPU memory with a batch of %d; retrying as %d + %d", what, len(items), half, len(items) - half)
+        first, second = halving_on_oom(run, items[:half], what), halving_on_oom(run, items[half:], what)
+        return torch.cat([first, second]) if isinstance(first, torch.Tensor) else [*first, *second]

@@ -150,7 +150,7 @@ class RAG:
 
     def retrieve(self, question: str, k: int | None = None, where: Where | None = None) -> list[Hit]:
         """Scored chunks for ``question``, best first, without generating."""
-        return self.retriever.retrieve(question, k, where)
+        return self.retriever.retrieve([question], k, where)[0]
 
     def ask(self, question: str, k: int | None = None, where: Where | None = None) -> Answer:
         """Answer one question from the retrieved passages."""
@@ -160,7 +160,7 @@ class RAG:
         """Answer many questions; the generator runs them in batches."""
         timings: dict[str, float] = {}
         with _timed(timings, "retrieve"):
-            hits = [self.retrieve(question, k, where) for question in questions]
+            hits = self.retriever.retrieve(questions, k, where)
         with _timed(timings, "augment"):
             prompts = [self.augmenter.build(question, found) for question, found in zip(questions, hits)]
         answerable = [index for index, prompt in enumerate(prompts) if prompt.passages]

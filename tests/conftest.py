@@ -18,7 +18,7 @@ def minilm():
     from ragkit.embedders.sentence_transformers import SentenceTransformerEmbedder
 
     embedder = SentenceTransformerEmbedder(SentenceTransformerEmbedder.Config(show_progress=False))
-    embedder.embed_query("warm up")
+    embedder.embed_queries(["warm up"])
     return embedder
 
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
 from ragkit import models
 from ragkit.config import StageConfig
-from ragkit.devices import resolve_device
+from ragkit.devices import DtypeName, halving_on_oom, resolve_device, resolve_dtype
 
 log = logging.getLogger(__name__)
 
@@ -19,12 +19,19 @@ PROGRESS_THRESHOLD = 512
 
 
 class SentenceTransformerEmbedder:
-    """Batched, normalised embeddings; fp16 on a GPU, float32 on the CPU."""
+    """Normalised embeddings in length-sorted batches bounded by a token budget.
+
+    Sorting by length and filling each batch up to ``max_batch_tokens`` (padded
+    length times rows) keeps padding small and the device busy: short chunks go
+    in large batches, long ones in small batches. Half precision on a GPU.
+    """
 
     class Config(StageConfig):
         model: str = "all-MiniLM-L6-v2"
-        batch_size: int = 64
+        batch_size: int = 256
+        max_batch_tokens: int = 16384
         device: str = "auto"
+        dtype: DtypeName = "auto"
         normalize: bool = True
         show_progress: bool = True
 
@@ -39,10 +46,10 @@ class SentenceTransformerEmbedder:
 
             resolved = models.resolve(self.config.model)
             device = resolve_device(self.config.device)
-            log.info("loading embedder %s on %s", self.config.model, device)
-            self._model = SentenceTransformer(resolved.location, device=device)
-            if device.startswith("cuda"):
-                self._model.half()
+            dtype = resolve_dtype(self.config.dtype, device, gpu_default="float16")
+            log.info("loading embedder %s on %s (%s)", self.config.model, device, dtype)
+            self._model = SentenceTransformer(resolved.location, device=device, model_kwargs={"dtype": dtype})
+            self._model.eval()
         return self._model
 
     @property
@@ -64,17 +71,59 @@ class SentenceTransformerEmbedder:
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(list(texts))
 
-    def embed_query(self, text: str) -> np.ndarray:
-        return self._encode([text])[0]
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(list(texts))
 
     def _encode(self, texts: list[str]) -> np.ndarray:
+        import torch
+        from tqdm import tqdm
+
+        model = self.model
+        dimension = model.get_embedding_dimension()
         if not texts:
-            return np.zeros((0, self.model.get_embedding_dimension()), dtype=np.float32)
-        vectors = self.model.encode(
-            texts,
-            batch_size=self.config.batch_size,
-            normalize_embeddings=self.config.normalize,
-            convert_to_numpy=True,
-            show_progress_bar=self.config.show_progress and len(texts) >= PROGRESS_THRESHOLD,
-        )
-        return np.asarray(vectors, dtype=np.float32)
+            return np.zeros((0, dimension), dtype=np.float32)
+        token_ids = model.tokenizer(texts, truncation=True, max_length=model.max_seq_length)["input_ids"]
+        order = sorted(range(len(texts)), key=lambda index: len(token_ids[index]), reverse=True)
+        output = torch.empty((len(texts), dimension), dtype=torch.float32)
+        show = self.config.show_progress and len(texts) >= PROGRESS_THRESHOLD
+        with torch.inference_mode(), tqdm(total=len(texts), desc="embedding", unit="chunk", disable=not show) as bar:
+            for rows in _batches(order, token_ids, self.config.batch_size, self.config.max_batch_tokens):
+                vectors = halving_on_oom(lambda part: self._forward([token_ids[i] for i in part]), rows, "embedding")
+                output[torch.as_tensor(rows)] = vectors
+                bar.update(len(rows))
+        return output.numpy()
+
+    def _forward(self, batch_ids: list[list[int]]) -> Any:
+        """One padded batch through the model; pinned host memory lets the copy to the GPU overlap."""
+        import torch
+
+        model = self.model
+        tokenizer = model.tokenizer
+        longest = max(len(ids) for ids in batch_ids)
+        input_ids = np.full((len(batch_ids), longest), tokenizer.pad_token_id, dtype=np.int64)
+        attention = np.zeros((len(batch_ids), longest), dtype=np.int64)
+        for row, ids in enumerate(batch_ids):
+            input_ids[row, : len(ids)] = ids
+            attention[row, : len(ids)] = 1
+        features = {"input_ids": torch.from_numpy(input_ids), "attention_mask": torch.from_numpy(attention)}
+        if "token_type_ids" in tokenizer.model_input_names:
+            features["token_type_ids"] = torch.zeros_like(features["input_ids"])
+        if model.device.type == "cuda":
+            features = {key: value.pin_memory().to(model.device, non_blocking=True) for key, value in features.items()}
+        embeddings = model(features)["sentence_embedding"].float()
+        if self.config.normalize:
+            embeddings = torch.nn.functional.normalize(embeddings, dim=-1)
+        return embeddings.cpu()
+
+
+def _batches(order: list[int], token_ids: list[list[int]], max_rows: int, max_tokens: int) -> Iterator[list[int]]:
+    """Consecutive runs of ``order`` (longest first) whose padded size stays within ``max_tokens``."""
+    batch: list[int] = []
+    for index in order:
+        longest = len(token_ids[batch[0]]) if batch else len(token_ids[index])
+        if batch and (len(batch) >= max_rows or longest * (len(batch) + 1) > max_tokens):
+            yield batch
+            batch = []
+        batch.append(index)
+    if batch:
+        yield batch

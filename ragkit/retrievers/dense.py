@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from ragkit.config import StageConfig
@@ -22,7 +23,11 @@ class DenseRetriever:
         self.embedder = embedder
         self.store = store
 
-    def retrieve(self, query: str, k: int | None = None, where: dict[str, Any] | None = None) -> list[Hit]:
-        hits = self.store.query(self.embedder.embed_query(query), k or self.config.top_k, where)
+    def retrieve(
+        self, queries: Sequence[str], k: int | None = None, where: dict[str, Any] | None = None
+    ) -> list[list[Hit]]:
+        if not queries:
+            return []
+        found = self.store.query(self.embedder.embed_queries(queries), k or self.config.top_k, where)
         threshold = self.config.score_threshold
-        return [hit for hit in hits if threshold is None or hit.score >= threshold]
+        return [[hit for hit in hits if threshold is None or hit.score >= threshold] for hits in found]

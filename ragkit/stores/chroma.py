@@ -66,19 +66,23 @@ class ChromaStore:
         for start in range(0, len(ids), WRITE_BATCH):
             self.collection.delete(ids=list(ids[start : start + WRITE_BATCH]))
 
-    def query(self, vector: np.ndarray, k: int, where: Where | None = None) -> list[Hit]:
-        if k <= 0 or self.count() == 0:
-            return []
+    def query(self, vectors: np.ndarray, k: int, where: Where | None = None) -> list[list[Hit]]:
+        vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, vectors.shape[-1])
+        if k <= 0 or len(vectors) == 0 or self.count() == 0:
+            return [[] for _ in vectors]
         result = self.collection.query(
-            query_embeddings=np.asarray(vector, dtype=np.float32).reshape(1, -1),
+            query_embeddings=vectors,
             n_results=k,
             where=_where(where),
             include=["documents", "metadatas", "distances"],
         )
         return [
-            Hit(id=chunk_id, text=text, score=1.0 - float(distance), metadata=dict(metadata or {}))
-            for chunk_id, text, metadata, distance in zip(
-                result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0]
+            [
+                Hit(id=chunk_id, text=text, score=1.0 - float(distance), metadata=dict(metadata or {}))
+                for chunk_id, text, metadata, distance in zip(ids, texts, metadatas, distances)
+            ]
+            for ids, texts, metadatas, distances in zip(
+                result["ids"], result["documents"], result["metadatas"], result["distances"]
             )
         ]
 

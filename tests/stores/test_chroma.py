@@ -36,7 +36,7 @@ def test_upsert_twice_keeps_one_copy(store: ChromaStore) -> None:
 def test_query_ranks_by_cosine_and_returns_metadata(store: ChromaStore) -> None:
     vectors = _unit(3)
     store.upsert(_chunks(), vectors)
-    hits = store.query(vectors[2], k=3)
+    hits = store.query(vectors[2:3], k=3)[0]
     assert hits[0].text == "page two" and hits[0].page == 2 and hits[0].source == "b.pdf"
     assert hits[0].score == pytest.approx(1.0, abs=1e-4)
     expected = sorted((float(vectors[2] @ v) for v in vectors), reverse=True)
@@ -47,9 +47,9 @@ def test_query_ranks_by_cosine_and_returns_metadata(store: ChromaStore) -> None:
 def test_filters_on_one_and_several_keys(store: ChromaStore) -> None:
     vectors = _unit(3)
     store.upsert(_chunks(), vectors)
-    assert {hit.source for hit in store.query(vectors[2], 3, {"source": "a.md"})} == {"a.md"}
-    assert [hit.text for hit in store.query(vectors[0], 3, {"file_type": "pdf", "page": 2})] == ["page two"]
-    assert store.query(vectors[0], 3, {"file_type": "pdf", "page": 9}) == []
+    assert {hit.source for hit in store.query(vectors[2:3], 3, {"source": "a.md"})[0]} == {"a.md"}
+    assert [hit.text for hit in store.query(vectors[:1], 3, {"file_type": "pdf", "page": 2})[0]] == ["page two"]
+    assert store.query(vectors[:1], 3, {"file_type": "pdf", "page": 9}) == [[]]
 
 
 def test_delete_and_stats(store: ChromaStore) -> None:
@@ -67,4 +67,11 @@ def test_persists_across_clients(tmp_path: Path) -> None:
 
 
 def test_empty_store_query_returns_nothing(store: ChromaStore) -> None:
-    assert store.query(_unit(1)[0], 5) == []
+    assert store.query(_unit(2), 5) == [[], []]
+
+
+def test_one_call_answers_a_batch_of_queries(store: ChromaStore) -> None:
+    vectors = _unit(3)
+    store.upsert(_chunks(), vectors)
+    batch = store.query(vectors, k=1)
+    assert [hits[0].id for hits in batch] == [chunk.id for chunk in _chunks()]
