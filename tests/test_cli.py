@@ -34,7 +34,7 @@ def store(tmp_path_factory: pytest.TempPathFactory, tiny_pipeline: Path) -> Path
     result = _run("ingest", str(SAMPLE_DOCS), "--pipeline", str(tiny_pipeline), "--json", store=store)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert report["files_loaded"] == report["files_seen"] > 10 and report["skipped"] == []
+    assert report["files_loaded"] == report["files_seen"] > 10 and report["failed"] == []
     return store
 
 
@@ -45,8 +45,8 @@ def test_ingest_human_output(tmp_path: Path, tiny_pipeline: Path) -> None:
     (folder / "b.txt").write_bytes(b"")
     result = _run("ingest", str(folder), "-p", str(tiny_pipeline), store=tmp_path / "s")
     assert result.returncode == 0, result.stderr
-    assert "2 files seen, 1 loaded" in result.stdout
-    assert "skipped b.txt: empty file" in result.stdout
+    assert f"{folder}: 1 added, 0 updated, 0 unchanged, 0 removed, 1 failed (2 files seen)" in result.stdout
+    assert result.stdout.endswith("failed (1):\n  b.txt: empty file\n")
 
 
 def test_stats(store: Path, tiny_pipeline: Path) -> None:

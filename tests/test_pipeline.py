@@ -28,7 +28,8 @@ def test_ingest_report_counts_every_sample_file(tmp_path: Path) -> None:
     rag = _rag(tmp_path / "store")
     report = rag.ingest(SAMPLE_DOCS, progress=False)
     assert report.files_seen == len(files)
-    assert report.files_loaded == len(files) and report.skipped == []
+    assert report.files_loaded == len(files) and report.failed == []
+    assert sorted(report.added) == sorted(p.relative_to(SAMPLE_DOCS).as_posix() for p in files)
     pdf_pages = sum(1 for p in files if p.suffix == ".pdf") * 3
     assert report.documents == len(files) - sum(1 for p in files if p.suffix == ".pdf") + pdf_pages
     assert report.chunks_written == rag.store.count() > len(files)
@@ -40,7 +41,8 @@ def test_reingest_is_idempotent(ingested: RAG) -> None:
     before = sorted(ingested.store.ids())
     report = ingested.ingest(SAMPLE_DOCS, progress=False)
     assert sorted(ingested.store.ids()) == before
-    assert report.chunks_removed == 0
+    assert report.chunks_removed == report.chunks_written == report.files_loaded == 0
+    assert len(report.unchanged) == report.files_seen
 
 
 def test_changed_file_replaces_its_chunks(tmp_path: Path) -> None:
@@ -50,11 +52,12 @@ def test_changed_file_replaces_its_chunks(tmp_path: Path) -> None:
     rag.ingest(folder, progress=False)
     total = rag.store.count()
     old_ids = set(rag.store.ids({"source": "chunking.md"}))
+    assert old_ids
     (folder / "chunking.md").write_text("# Chunking\n\nThe chunker was rewritten; it now uses 123 tokens.\n")
     report = rag.ingest(folder, progress=False)
     new_ids = set(rag.store.ids({"source": "chunking.md"}))
     assert len(new_ids) == 1 and not new_ids & old_ids
-    assert report.chunks_removed == len(old_ids)
+    assert report.chunks_removed == len(old_ids) and report.updated == ["chunking.md"]
     assert rag.store.count() == total - len(old_ids) + 1
     assert "123 tokens" in rag.retrieve("How many tokens does the rewritten chunker use?", k=1)[0].text
 
@@ -72,7 +75,7 @@ def test_bad_inputs_are_skipped_with_reasons_and_the_rest_ingested(tmp_path: Pat
         shutil.copy(badinputs / "encrypted-file.pdf", folder)
         shutil.copy(badinputs / "box.pdf", folder)
     report = _rag(tmp_path / "store").ingest(folder, progress=False)
-    reasons = {skipped.path: skipped.reason for skipped in report.skipped}
+    reasons = {failed.path: failed.reason for failed in report.failed}
     assert report.files_loaded == 1
     assert set(reasons) == {"binary.txt", "empty.txt", "corrupt.pdf", "image.png"} | (
         {"encrypted-file.pdf", "box.pdf"} if badinputs.exists() else set()
