@@ -1,11 +1,13 @@
 """The pipeline over real stages: MiniLM, Chroma, pypdf, and the tiny test generator."""
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 
-from ragkit.pipeline import NO_ANSWER, RAG
+from ragkit.manifest import Manifest, SettingsChangedError
+from ragkit.pipeline import MANIFEST, NO_ANSWER, RAG
 
 from paths import SAMPLE_DOCS, SHARED
 
@@ -140,3 +142,152 @@ def test_gbk_chinese_file_is_decoded_and_chunked(ingested: RAG) -> None:
     text = "".join(hit.text for hit in hits)
     assert "批处理" in text and "\ufffd" not in text
     assert max(ingested.embedder.count_tokens([hit.text for hit in hits])) <= ingested.embedder.max_tokens
+
+
+# sync: the store mirrors each ingested root ----------------------------------
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> RAG:
+    """One store for the sync tests: each test ingests its own folder, which is its own root."""
+    return _rag(tmp_path_factory.mktemp("sync-store"))
+
+
+def _write(folder: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+    return folder
+
+
+def _mirrors(rag: RAG, folder: Path) -> dict[str, set[str]]:
+    """Chunk ids per source in the store for ``folder``'s root, checked against the manifest."""
+    root = str(folder)
+    store: dict[str, set[str]] = {}
+    for hit_id, metadata in zip(*_ids_and_metadata(rag, root)):
+        store.setdefault(metadata["source"], set()).add(hit_id)
+    with Manifest(rag.store.sidecar(MANIFEST), readonly=True) as manifest:
+        entries = manifest.entries(root)
+        assert manifest.pending(root) == set()
+    assert {source: set(entry.chunk_ids) for source, entry in entries.items() if not entry.error} == store
+    return store
+
+
+def _ids_and_metadata(rag: RAG, root: str) -> tuple[list[str], list[dict]]:
+    result = rag.store.collection.get(where={"root": root}, include=["metadatas"])
+    return result["ids"], result["metadatas"]
+
+
+def test_sync_add_change_delete_rename_and_unchanged(shared: RAG, tmp_path: Path) -> None:
+    folder = _write(tmp_path, {"keep.md": "Keep: the Osprey protocol.", "change.txt": "Version one of the Heron spec.",
+                               "delete.md": "Delete me: the Kestrel note.", "old-name.md": "Renamed: the Plover file."})
+    first = shared.ingest(folder, progress=False)
+    assert sorted(first.added) == ["change.txt", "delete.md", "keep.md", "old-name.md"]
+    before = _mirrors(shared, folder)
+    (folder / "change.txt").write_text("Version two of the Heron spec, rewritten.")
+    (folder / "delete.md").unlink()
+    (folder / "old-name.md").rename(folder / "new-name.md")
+    _write(folder, {"sub/new.md": "New: the Curlew chapter."})
+    report = shared.ingest(folder, progress=False)
+    assert (report.added, report.updated, report.unchanged) == (["new-name.md", "sub/new.md"], ["change.txt"], ["keep.md"])
+    assert sorted(report.removed) == ["delete.md", "old-name.md"] and report.failed == []
+    assert report.files_loaded == 3 and report.chunks_removed == 3  # old change.txt, delete.md, old-name.md
+    after = _mirrors(shared, folder)
+    assert set(after) == {"keep.md", "change.txt", "new-name.md", "sub/new.md"}
+    assert after["keep.md"] == before["keep.md"] and not after["change.txt"] & before["change.txt"]
+    assert after["new-name.md"] != before["old-name.md"]  # the source is part of the id
+    again = shared.ingest(folder, progress=False)
+    assert sorted(again.unchanged) == sorted(after) and again.chunks_written == again.chunks_removed == 0
+
+
+def test_unchanged_means_same_size_and_mtime_or_same_content(shared: RAG, tmp_path: Path) -> None:
+    folder = _write(tmp_path, {"a.txt": "AAAA the Osprey.", "b.txt": "BBBB the Heron."})
+    shared.ingest(folder, progress=False)
+    stat = (folder / "a.txt").stat()
+    (folder / "a.txt").write_text("CCCC the Osprey.")  # same size; mtime put back: not even read
+    os.utime(folder / "a.txt", ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    os.utime(folder / "b.txt", ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # touched, content the same
+    report = shared.ingest(folder, progress=False)
+    assert sorted(report.unchanged) == ["a.txt", "b.txt"] and report.files_loaded == 0
+    assert shared.store.collection.get(where={"root": str(folder)}, include=["documents"])["documents"].count("AAAA the Osprey.") == 1
+    with Manifest(shared.store.sidecar(MANIFEST), readonly=True) as manifest:
+        assert manifest.entries(str(folder))["b.txt"].mtime_ns == stat.st_mtime_ns + 10**9
+
+
+def test_a_file_that_failed_stays_failed_until_it_changes(shared: RAG, tmp_path: Path) -> None:
+    folder = _write(tmp_path, {"good.md": "Good: the Osprey."})
+    (folder / "broken.txt").write_bytes(bytes(range(256)) * 8)
+    assert [f.path for f in shared.ingest(folder, progress=False).failed] == ["broken.txt"]
+    again = shared.ingest(folder, progress=False)
+    assert [(f.path, f.reason) for f in again.failed] == [("broken.txt", "binary file, not text")]
+    assert again.files_loaded == 0 and again.unchanged == ["good.md"]
+    (folder / "broken.txt").write_text("Fixed: the Heron.")
+    fixed = shared.ingest(folder, progress=False)
+    assert fixed.updated == ["broken.txt"] and fixed.failed == []
+    assert set(_mirrors(shared, folder)) == {"good.md", "broken.txt"}
+
+
+def test_prune_off_keeps_chunks_of_removed_files(shared: RAG, tmp_path: Path) -> None:
+    folder = _write(tmp_path, {"a.md": "A: the Osprey.", "b.md": "B: the Heron."})
+    shared.ingest(folder, progress=False)
+    (folder / "b.md").unlink()
+    report = shared.ingest(folder, prune=False, progress=False)
+    assert report.removed == [] and report.unchanged == ["a.md"]
+    assert set(_mirrors(shared, folder)) == {"a.md", "b.md"}
+    assert shared.ingest(folder, progress=False).removed == ["b.md"]
+    assert set(_mirrors(shared, folder)) == {"a.md"}
+
+
+def test_dry_run_reports_what_would_change_and_writes_nothing(tmp_path: Path) -> None:
+    folder = _write(tmp_path / "docs", {"a.md": "A: the Osprey.", "b.md": "B: the Heron."})
+    rag = _rag(tmp_path / "store")
+    fresh = rag.ingest(folder, dry_run=True, progress=False)
+    assert fresh.dry_run and fresh.added == ["a.md", "b.md"] and fresh.chunks_written == 0
+    assert not (tmp_path / "store").exists()
+    rag.ingest(folder, progress=False)
+    (folder / "a.md").write_text("A: the Osprey, changed.")
+    (folder / "b.md").unlink()
+    _write(folder, {"c.md": "C: the Curlew."})
+    ids, manifest = sorted(rag.store.ids()), rag.store.sidecar(MANIFEST).read_bytes()
+    planned = rag.ingest(folder, dry_run=True, progress=False)
+    assert (planned.added, planned.updated, planned.removed) == (["c.md"], ["a.md"], ["b.md"])
+    assert sorted(rag.store.ids()) == ids and rag.store.sidecar(MANIFEST).read_bytes() == manifest
+    done = rag.ingest(folder, progress=False)
+    assert (done.added, done.updated, done.removed) == (planned.added, planned.updated, planned.removed)
+
+
+def test_several_roots_and_single_files_share_a_store(shared: RAG, tmp_path: Path) -> None:
+    one = _write(tmp_path / "one", {"a.md": "One: the Osprey flies north."})
+    two = _write(tmp_path / "two", {"a.md": "Two: the Heron wades.", "b.md": "Two: the Kestrel hovers."})
+    three = _write(tmp_path / "three", {"single.md": "Three: the Curlew calls.", "other.md": "Three: not ingested."})
+    shared.ingest(one, progress=False)
+    shared.ingest(two, progress=False)
+    single = shared.ingest(three / "single.md", progress=False)
+    assert single.root == str(three) and single.added == ["single.md"] and single.files_seen == 1
+    assert set(_mirrors(shared, one)) == {"a.md"} and set(_mirrors(shared, two)) == {"a.md", "b.md"}
+    assert set(_mirrors(shared, three)) == {"single.md"}
+    assert not _mirrors(shared, one)["a.md"] & _mirrors(shared, two)["a.md"]
+    hit = shared.retrieve("Which bird wades?", k=1, where={"root": str(two)})[0]
+    assert (hit.source, hit.metadata["root"]) == ("a.md", str(two))
+    (two / "b.md").unlink()
+    assert shared.ingest(two, progress=False).removed == ["b.md"]
+    assert set(_mirrors(shared, one)) == {"a.md"} and set(_mirrors(shared, three)) == {"single.md"}
+    # a single-file ingest never prunes its siblings; ingesting the folder later adopts the file
+    assert shared.ingest(three / "other.md", progress=False).removed == []
+    folder = shared.ingest(three, progress=False)
+    assert folder.unchanged == ["other.md", "single.md"] and folder.added == []
+
+
+def test_changed_settings_are_refused_until_rebuild(tmp_path: Path) -> None:
+    folder = _write(tmp_path / "docs", {"a.md": "A: the Osprey protocol has three phases. " * 20})
+    store = tmp_path / "store"
+    _rag(store).ingest(folder, progress=False)
+    other = _rag(store, chunker={"type": "recursive", "size": 40, "overlap": 5})
+    for dry_run in (False, True):
+        with pytest.raises(SettingsChangedError, match=r"ragkit ingest --rebuild PATH.*rebuild=True"):
+            other.ingest(folder, dry_run=dry_run, progress=False)
+    assert other.ingest(folder, rebuild=True, dry_run=True, progress=False).added == ["a.md"]
+    report = other.ingest(folder, rebuild=True, progress=False)
+    assert report.added == ["a.md"] and report.chunks_removed > 0
+    assert len(_mirrors(other, folder)["a.md"]) == other.store.count() == report.chunks_written > 1
+    assert other.ingest(folder, progress=False).unchanged == ["a.md"]
