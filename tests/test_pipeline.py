@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from ragkit.loaders.walker import walk
 from ragkit.manifest import Manifest, SettingsChangedError
 from ragkit.pipeline import MANIFEST, NO_ANSWER, RAG
+from ragkit.types import IngestReport
 
 from paths import SAMPLE_DOCS, SHARED
 
@@ -64,7 +66,8 @@ def test_changed_file_replaces_its_chunks(tmp_path: Path) -> None:
     assert "123 tokens" in rag.retrieve("How many tokens does the rewritten chunker use?", k=1)[0].text
 
 
-def test_bad_inputs_are_skipped_with_reasons_and_the_rest_ingested(tmp_path: Path) -> None:
+def _bad_inputs(tmp_path: Path) -> Path:
+    """Every kind of bad input we know of, generated, plus shared/badinputs when present."""
     folder = tmp_path / "docs"
     folder.mkdir()
     (folder / "good.md").write_text("# Good\n\nThe good file mentions the Osprey protocol.\n")
@@ -72,21 +75,70 @@ def test_bad_inputs_are_skipped_with_reasons_and_the_rest_ingested(tmp_path: Pat
     (folder / "empty.txt").write_bytes(b"")
     (folder / "corrupt.pdf").write_bytes(b"%PDF-1.4\nthis is not really a pdf")
     (folder / "image.png").write_bytes(b"\x89PNG\r\n")
-    badinputs = SHARED / "badinputs"
-    if badinputs.exists():
-        shutil.copy(badinputs / "encrypted-file.pdf", folder)
-        shutil.copy(badinputs / "box.pdf", folder)
-    report = _rag(tmp_path / "store").ingest(folder, progress=False)
-    reasons = {failed.path: failed.reason for failed in report.failed}
-    assert report.files_loaded == 1
-    assert set(reasons) == {"binary.txt", "empty.txt", "corrupt.pdf", "image.png"} | (
-        {"encrypted-file.pdf", "box.pdf"} if badinputs.exists() else set()
+    # 5 MB on one line; the words are sparse so that embedding stays cheap, the chunker still sees it whole
+    (folder / "huge.txt").write_text("".join(f"Harbor fact {n} is about the Plover. " + " " * 50_000 for n in range(100)))
+    (folder / "broken.html").write_text(
+        "<html><head><title>Broken</title><body><p>The Heron <b>nests <div>on cliffs<p>unclosed <table><tr><td>cell"
     )
-    assert all(reason and "\n" not in reason for reason in reasons.values())
-    assert "unsupported" in reasons["image.png"]
-    if badinputs.exists():
-        assert "password" in reasons["encrypted-file.pdf"]
-        assert "no extractable text" in reasons["box.pdf"]
+    (folder / "gbk.txt").write_bytes("批处理可以提高吞吐量，这是推理服务的常见做法。".encode("gbk"))
+    Path(os.fsdecode(bytes(folder) + b"/caf\xe9.txt")).write_text("The cafe file names the Kestrel.")
+    (folder / "loop").symlink_to(folder, target_is_directory=True)
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "secret.md").write_text("A secret outside the folder.")
+    (folder / "outside.md").symlink_to(tmp_path / "outside" / "secret.md")
+    (folder / "outside-dir").symlink_to(tmp_path / "outside", target_is_directory=True)
+    (folder / "dangling.txt").symlink_to(tmp_path / "nowhere.txt")
+    if BADINPUTS.exists():
+        for path in BADINPUTS.iterdir():
+            shutil.copy(path, folder)
+    return folder
+
+
+BADINPUTS = SHARED / "badinputs"
+SHARED_LOADED = {"Seige_of_Vicksburg_Sample_OCR.pdf", "r2-empty-password.pdf", "r6-user-password.pdf", "synthetic_latin1.txt"}
+SHARED_FAILED = {
+    "box.pdf": "no extractable text",
+    "imagemagick-CCITTFaxDecode.pdf": "no extractable text",
+    "encrypted-file.pdf": "password",
+    "crazyones-encrypted-256.pdf": "password",
+    "synthetic_empty.pdf": "empty file",
+    "synthetic_truncated_R-data.pdf": "unreadable PDF",
+}
+
+
+def test_bad_inputs_are_ingested_or_failed_with_reasons(tmp_path: Path) -> None:
+    folder = _bad_inputs(tmp_path)
+    rag = _rag(tmp_path / "store")
+    report = rag.ingest(folder, progress=False)
+    reasons = {failed.path: failed.reason for failed in report.failed}
+    shared = BADINPUTS.exists()
+    assert set(report.added) == {"good.md", "huge.txt", "broken.html", "gbk.txt", "caf\\xe9.txt"} | (SHARED_LOADED if shared else set())
+    expected = {"binary.txt": "binary", "empty.txt": "empty file", "corrupt.pdf": "PDF", "image.png": "unsupported"}
+    for path, words in {**expected, **(SHARED_FAILED if shared else {})}.items():
+        assert words in reasons.pop(path)
+    assert reasons == {}
+    assert all(failed.reason and "\n" not in failed.reason for failed in report.failed)
+    # symlinks are not followed: no loop, nothing from outside the folder
+    texts = rag.store.collection.get(include=["documents"])["documents"]
+    assert not any("secret outside" in text for text in texts)
+    by_source = {hit.source: hit.text for hit in rag.retrieve("Plover Heron Kestrel", k=50)}
+    assert "Kestrel" in by_source["caf\\xe9.txt"] and "Heron" in by_source["broken.html"]
+    huge = rag.store.ids({"source": "huge.txt"})
+    assert len(huge) > 1
+    assert "批处理" in rag.retrieve("批处理", k=1, where={"source": "gbk.txt"})[0].text
+    if shared:
+        assert "Vicksburg" in " ".join(hit.text for hit in rag.retrieve("siege", k=5, where={"source": "Seige_of_Vicksburg_Sample_OCR.pdf"}))
+
+
+def test_a_file_gone_between_walk_and_load_fails_with_a_reason(tmp_path: Path) -> None:
+    folder = _write(tmp_path / "docs", {"a.md": "A: the Osprey.", "gone.md": "Gone: the Heron."})
+    rag = _rag(tmp_path / "store")
+    report = IngestReport()
+    [(path, source)] = [found for found in walk(folder, ["**/*"], []) if found[1] == "gone.md"]
+    path.unlink()
+    loaded = rag._load_file(path, source, str(folder), report)
+    assert loaded.entry is None and loaded.chunks == []
+    assert [(f.path, f.reason) for f in report.failed] == [("gone.md", "cannot read file: No such file or directory")]
 
 
 def test_pdf_hits_carry_page_numbers(ingested: RAG) -> None:
