@@ -34,10 +34,6 @@ log = logging.getLogger(__name__)
 
 NO_ANSWER = "The documents do not contain an answer to this question."
 
-# Chunks gathered from several files before one embedding call: large enough
-# to batch well, small enough that a crash loses little work.
-EMBED_BATCH_CHUNKS = 512
-
 # The pipeline's files next to the store (see ragkit.manifest).
 MANIFEST = "manifest.sqlite"
 LOCK = "lock"
@@ -272,7 +268,7 @@ class RAG:
                 (report.added if is_new else report.updated).append(source)
             batch.append(loaded)
             bar.update(len(loaded.chunks))
-            if sum(len(item.chunks) for item in batch) >= EMBED_BATCH_CHUNKS:
+            if sum(len(item.chunks) for item in batch) >= self.config.loading.batch_chunks:
                 self._write(manifest, plan.root, batch, report)
                 batch = []
         self._write(manifest, plan.root, batch, report)
