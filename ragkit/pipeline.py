@@ -165,18 +165,17 @@ class RAG:
         folder = target.is_dir()
         root = printable(str(target if folder else target.parent))
         report = IngestReport(root=root, dry_run=dry_run, files_seen=len(files))
-        scope = None if folder else {source for _, source in files}
         if dry_run:
             with Manifest(self.store.sidecar(MANIFEST), readonly=True) as manifest:
                 self._check_fingerprint(manifest, rebuild)
-                plan = self._plan(manifest if not rebuild else None, root, files, scope, prune, report)
+                plan = self._plan(manifest if not rebuild else None, root, files, folder, prune, report)
             report.added = [source for _, source, is_new in plan.work if is_new]
             report.updated = [source for _, source, is_new in plan.work if not is_new]
         else:
             with exclusive(self.store.sidecar(LOCK)), Manifest(self.store.sidecar(MANIFEST)) as manifest:
                 if self._check_fingerprint(manifest, rebuild):
                     self._drop_all(manifest, report)
-                plan = self._plan(manifest, root, files, scope, prune, report)
+                plan = self._plan(manifest, root, files, folder, prune, report)
                 self._apply(manifest, plan, report, progress)
         report.seconds = time.perf_counter() - started
         for failed in report.failed:
@@ -217,7 +216,7 @@ class RAG:
         manifest: Manifest | None,
         root: str,
         files: list[tuple[Path, str]],
-        scope: set[str] | None,
+        folder: bool,
         prune: bool,
         report: IngestReport,
     ) -> _Plan:
@@ -225,7 +224,6 @@ class RAG:
 
         Size and mtime unchanged means unchanged; otherwise the content digest
         decides, so a ``touch`` or a fresh checkout does not re-embed anything.
-        ``scope`` is None for a folder (the whole root) or the sources of a single-file ingest.
         """
         entries = manifest.entries(root) if manifest else {}
         pending = manifest.pending(root) if manifest else set()
@@ -250,10 +248,11 @@ class RAG:
                 report.failed.append(Failed(source, entry.error))
             else:
                 report.unchanged.append(source)
-        in_scope = (lambda source: True) if scope is None else scope.__contains__
-        gone = [source for source in entries if source not in walked and in_scope(source)] if prune and scope is None else []
-        report.removed.extend(gone)
-        plan.removed.extend(gone + [s for s in pending if s not in walked and s not in entries and in_scope(s)])
+        # Only a folder ingest sees the whole root, so only it may decide that a file has gone.
+        gone = {source for source in entries if source not in walked} if folder and prune else set()
+        interrupted = pending - walked if folder else set()  # chunks a killed run left behind
+        report.removed.extend(sorted((gone | interrupted) & entries.keys()))
+        plan.removed.extend(sorted(gone | interrupted))
         return plan
 
     def _apply(self, manifest: Manifest, plan: _Plan, report: IngestReport, progress: bool | None) -> None:
