@@ -70,11 +70,10 @@ class _Plan:
 
 @dataclass
 class _Loaded:
-    """One loaded file on its way to the store; ``entry`` is None when the file could not even be read."""
+    """One file on its way to the store; ``entry`` is None when the file could not even be read."""
 
     source: str
     entry: Entry | None
-    error: str | None
     chunks: list[Chunk] = field(default_factory=list)
 
 
@@ -257,19 +256,22 @@ class RAG:
 
     def _apply(self, manifest: Manifest, plan: _Plan, report: IngestReport, progress: bool | None) -> None:
         """Remove, refresh, then load and write files in batches, each committed on its own."""
-        self._delete_sources(plan.root, plan.removed, report)
+        for source in plan.removed:
+            report.chunks_removed += self._delete_chunks(plan.root, source)
         manifest.commit(plan.root, plan.touched, plan.removed)
         batch: list[_Loaded] = []
+        batched = 0
         bar = _Progress(len(plan.work), progress)
         for file_path, source, is_new in plan.work:
             loaded = self._load_file(file_path, source, plan.root, report)
-            if loaded.error is None:
+            if loaded.chunks:
                 (report.added if is_new else report.updated).append(source)
             batch.append(loaded)
+            batched += len(loaded.chunks)
             bar.update(len(loaded.chunks))
-            if sum(len(item.chunks) for item in batch) >= self.config.loading.batch_chunks:
+            if batched >= self.config.loading.batch_chunks:
                 self._write(manifest, plan.root, batch, report)
-                batch = []
+                batch, batched = [], 0
         self._write(manifest, plan.root, batch, report)
         bar.close()
 
@@ -281,18 +283,18 @@ class RAG:
         except OSError as exc:
             reason = f"cannot read file: {exc.strerror or exc}"
             report.failed.append(Failed(source, reason))
-            return _Loaded(source, None, reason)
+            return _Loaded(source, None)
         entry = Entry(source, stat.st_size, stat.st_mtime_ns, digest)
         try:
             documents, chunks = self._load_and_chunk(file_path, source, root)
         except LoadError as exc:
             report.failed.append(Failed(source, str(exc)))
             entry.error = str(exc)
-            return _Loaded(source, entry, str(exc))
+            return _Loaded(source, entry)
         report.files_loaded += 1
         report.documents += documents
         entry.chunk_ids = [chunk.id for chunk in chunks]
-        return _Loaded(source, entry, None, chunks)
+        return _Loaded(source, entry, chunks)
 
     def _load_and_chunk(self, file_path: Path, source: str, root: str) -> tuple[int, list[Chunk]]:
         """The file's document count and chunks, or ``LoadError`` with the reason it has none."""
@@ -322,21 +324,21 @@ class RAG:
             self.store.upsert(chunks, self.embedder.embed_documents([chunk.text for chunk in chunks]))
             report.chunks_written += len(chunks)
         for item in batch:
-            current = {chunk.id for chunk in item.chunks}
-            stale = [i for i in self.store.ids({"root": root, "source": item.source}) if i not in current]
-            self.store.delete(stale)
-            report.chunks_removed += len(stale)
+            report.chunks_removed += self._delete_chunks(root, item.source, keep={chunk.id for chunk in item.chunks})
         manifest.commit(
             root,
             [item.entry for item in batch if item.entry is not None],
             [item.source for item in batch if item.entry is None],
         )
 
-    def _delete_sources(self, root: str, sources: list[str], report: IngestReport) -> None:
-        for source in sources:
-            ids = self.store.ids({"root": root, "source": source})
-            self.store.delete(ids)
-            report.chunks_removed += len(ids)
+    def _delete_chunks(self, root: str, source: str, keep: set[str] | None = None) -> int:
+        """Delete a file's chunks, all of them or all but ``keep``; returns how many went.
+
+        Asking the store, not the manifest, also catches chunks a killed run wrote without a row.
+        """
+        stale = [i for i in self.store.ids({"root": root, "source": source}) if not keep or i not in keep]
+        self.store.delete(stale)
+        return len(stale)
 
     # querying ----------------------------------------------------------------
 

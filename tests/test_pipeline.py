@@ -11,7 +11,7 @@ import pytest
 
 from ragkit.loaders.walker import walk
 from ragkit.manifest import Manifest, SettingsChangedError
-from ragkit.pipeline import MANIFEST, NO_ANSWER, RAG
+from ragkit.pipeline import MANIFEST, NO_ANSWER, RAG, _Progress
 from ragkit.types import IngestReport
 
 from paths import SAMPLE_DOCS, SHARED
@@ -386,3 +386,13 @@ def test_memory_stays_flat_as_a_folder_grows(tmp_path: Path) -> None:
     # Chroma keeps its index in memory, so some growth is the store's (about 28 MB here); anything
     # the pipeline kept per file (a 40 KB buffer, the file list of every batch) would exceed the bound.
     assert at_2000 - at_500 < 64 * 1024, (at_500, at_2000)
+
+
+def test_progress_is_a_bar_with_chunks_or_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    for mode in (True, False):
+        bar = _Progress(2, mode)
+        bar.update(3)
+        bar.update(4)
+        bar.close()
+        err = capsys.readouterr().err
+        assert ("2/2" in err and "chunks=7" in err) if mode else err == ""
