@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -158,7 +159,7 @@ class RAG:
         every few seconds elsewhere (None).
         """
         started = time.perf_counter()
-        target = Path(path).absolute()
+        target = Path(os.path.abspath(path))  # "docs/../docs" and "docs" are one root
         loading = self.config.loading
         files = list(walk(target, loading.include, loading.exclude, loading.follow_symlinks))
         folder = target.is_dir()

@@ -134,7 +134,8 @@ class IngestReport:
 
     Every file seen lands in exactly one of ``added``, ``updated``, ``unchanged``
     and ``failed``; ``removed`` lists files the store had that the folder no
-    longer has. Paths are sources, relative to ``root``.
+    longer has. Paths are sources, relative to ``root``. A dry run loads no
+    file, so a file it lists as added or updated may still fail for real.
     """
 
     root: str = ""
