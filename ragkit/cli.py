@@ -85,7 +85,14 @@ def _ingest(args: argparse.Namespace) -> int:
     rag = _rag(args)
     progress = False if args.quiet or args.json else None
     reports = [
-        rag.ingest(path, prune=not args.no_prune, rebuild=args.rebuild and (index == 0 or args.dry_run), dry_run=args.dry_run, progress=progress)
+        # --rebuild empties the store once, before the first path; a dry run never empties it
+        rag.ingest(
+            path,
+            prune=not args.no_prune,
+            rebuild=args.rebuild and (index == 0 or args.dry_run),
+            dry_run=args.dry_run,
+            progress=progress,
+        )
         for index, path in enumerate(args.path)
     ]
     if args.json:
@@ -93,11 +100,12 @@ def _ingest(args: argparse.Namespace) -> int:
         return 0
     for report in reports:
         _print_ingest_report(report)
-    failed = [(report, failed) for report in reports for failed in report.failed]
-    if failed:
+    failed = [(report.root, failure) for report in reports for failure in report.failed]
+    if failed:  # the summary users look for at the end of a long run
         print(f"\nfailed ({len(failed)}):")
-        for report, failure in failed:
-            print(f"  {failure.path}: {failure.reason}" if len(reports) == 1 else f"  {report.root}/{failure.path}: {failure.reason}")
+        for root, failure in failed:
+            path = failure.path if len(reports) == 1 else f"{root}/{failure.path}"
+            print(f"  {path}: {failure.reason}")
     return 0
 
 
