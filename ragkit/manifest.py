@@ -123,12 +123,14 @@ class Manifest:
                 [(root, s) for s in [*(e.source for e in entries), *removed]],
             )
 
-    def reset(self, fingerprint: str) -> None:
-        """Forget every file and record the fingerprint the store is now built with."""
+    def reset(self, fingerprint: str | None) -> None:
+        """Forget every file and record the fingerprint the store is now built with (None: not known)."""
         with self._db:
             self._db.execute("DELETE FROM files")
             self._db.execute("DELETE FROM pending")
-            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)", (fingerprint,))
+            self._db.execute("DELETE FROM meta WHERE key = 'fingerprint'")
+            if fingerprint is not None:
+                self._db.execute("INSERT INTO meta VALUES ('fingerprint', ?)", (fingerprint,))
 
 
 @contextmanager

@@ -205,7 +205,12 @@ class RAG:
         return False
 
     def _drop_all(self, manifest: Manifest, report: IngestReport) -> None:
-        """Empty the store, then the manifest: a kill in between only means rebuilding again."""
+        """Empty the manifest, then the store, then record the new fingerprint.
+
+        Until that last step the manifest has no fingerprint, so an ingest killed
+        on the way leaves a store that the next ingest empties again.
+        """
+        manifest.reset(None)
         ids = self.store.ids()
         self.store.delete(ids)
         report.chunks_removed += len(ids)

@@ -27,6 +27,8 @@ def test_rows_round_trip_per_root(tmp_path: Path) -> None:
         assert set(manifest.entries("/r")) == {"b.txt"} and set(manifest.entries("/other")) == {"a.md"}
         manifest.reset("fp2")
         assert manifest.entries("/other") == {} and manifest.fingerprint() == "fp2"
+        manifest.reset(None)
+        assert manifest.fingerprint() is None
 
 
 def test_commit_clears_pending_marks(tmp_path: Path) -> None:
