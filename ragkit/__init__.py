@@ -1,8 +1,9 @@
 """ragkit: retrieval-augmented generation over your own documents with a local language model."""
 
 from ragkit.config import ConfigError, PipelineConfig, load_yaml
+from ragkit.manifest import SettingsChangedError, StoreLockedError
 from ragkit.pipeline import RAG, TokenStream
-from ragkit.types import Answer, Chunk, Document, Hit, IngestReport
+from ragkit.types import Answer, Chunk, Document, Failed, Hit, IngestReport
 
 __all__ = [
     "RAG",
@@ -10,9 +11,12 @@ __all__ = [
     "Chunk",
     "ConfigError",
     "Document",
+    "Failed",
     "Hit",
     "IngestReport",
     "PipelineConfig",
+    "SettingsChangedError",
+    "StoreLockedError",
     "TokenStream",
     "load_yaml",
 ]

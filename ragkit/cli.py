@@ -9,7 +9,7 @@ import os
 import sys
 from typing import Any
 
-from ragkit.types import Hit
+from ragkit.types import Hit, IngestReport
 
 DEFAULT_PIPELINE_HELP = "pipeline YAML file (default: built-in defaults, the same as pipelines/default.yaml)"
 
@@ -52,8 +52,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    ingest = commands.add_parser("ingest", parents=[common], help="add a folder or file to the store")
-    ingest.add_argument("path")
+    ingest = commands.add_parser("ingest", parents=[common], help="make the store mirror a folder, or add one file")
+    ingest.add_argument("path", nargs="+", help="folders (mirrored, recursively) or single files")
+    ingest.add_argument("--no-prune", action="store_true", help="keep the chunks of files gone from the folder")
+    ingest.add_argument("--dry-run", action="store_true", help="print what would change; write nothing")
+    ingest.add_argument(
+        "--rebuild", action="store_true",
+        help="drop every chunk in the store first (needed after changing chunker, embedder or loader settings)",
+    )
     ingest.set_defaults(handler=_ingest)
 
     ask = commands.add_parser("ask", parents=[common, query], help="answer a question with cited sources")
@@ -76,18 +82,49 @@ def _rag(args: argparse.Namespace) -> Any:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    report = _rag(args).ingest(args.path, progress=not args.quiet and not args.json and sys.stderr.isatty())
+    rag = _rag(args)
+    progress = False if args.quiet or args.json else None
+    reports = [
+        # --rebuild empties the store once, before the first path; a dry run never empties it
+        rag.ingest(
+            path,
+            prune=not args.no_prune,
+            rebuild=args.rebuild and (index == 0 or args.dry_run),
+            dry_run=args.dry_run,
+            progress=progress,
+        )
+        for index, path in enumerate(args.path)
+    ]
     if args.json:
-        _print_json(report.to_dict())
+        _print_json([report.to_dict() for report in reports] if len(reports) > 1 else reports[0].to_dict())
         return 0
-    print(
-        f"{report.files_seen} files seen, {report.files_loaded} loaded ({report.documents} documents), "
-        f"{report.chunks_written} chunks written, {report.chunks_removed} stale chunks removed, "
-        f"{len(report.skipped)} skipped in {report.seconds:.1f}s"
-    )
-    for skipped in report.skipped:
-        print(f"  skipped {skipped.path}: {skipped.reason}")
+    for report in reports:
+        _print_ingest_report(report)
+    failed = [(report.root, failure) for report in reports for failure in report.failed]
+    if failed:  # the summary users look for at the end of a long run
+        print(f"\nfailed ({len(failed)}):")
+        for root, failure in failed:
+            path = failure.path if len(reports) == 1 else f"{root}/{failure.path}"
+            print(f"  {path}: {failure.reason}")
     return 0
+
+
+def _print_ingest_report(report: IngestReport) -> None:
+    counts = (
+        f"{len(report.added)} added, {len(report.updated)} updated, {len(report.unchanged)} unchanged, "
+        f"{len(report.removed)} removed, {len(report.failed)} failed"
+    )
+    if report.dry_run:
+        print(f"dry run, nothing written: {report.root} would have {counts}")
+        for mark, sources in (("+", report.added), ("~", report.updated), ("-", report.removed)):
+            for source in sources:
+                print(f"  {mark} {source}")
+        return
+    print(
+        f"{report.root}: {counts} ({report.files_seen} files seen); {report.files_loaded} loaded "
+        f"({report.documents} documents), {report.chunks_written} chunks written, "
+        f"{report.chunks_removed} removed in {report.seconds:.1f}s"
+    )
 
 
 def _ask(args: argparse.Namespace) -> int:

@@ -39,13 +39,16 @@ class StageSpec(BaseModel):
 
 
 class LoadingConfig(BaseModel):
-    """Which files a folder ingest picks up, and which loaders read them."""
+    """Which files a folder ingest picks up, which loaders read them, and how much is committed at once."""
 
     model_config = ConfigDict(extra="forbid")
 
     include: list[str] = Field(default_factory=lambda: ["**/*"])
     exclude: list[str] = Field(default_factory=list)
     follow_symlinks: bool = False
+    # Chunks from several files embedded, written and committed together: large
+    # enough to batch well, small enough that a crash loses little work.
+    batch_chunks: int = Field(default=512, ge=1)
     loaders: list[StageSpec] = Field(
         default_factory=lambda: [StageSpec(type=name) for name in ("text", "markdown", "html", "pdf")]
     )

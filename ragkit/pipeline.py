@@ -8,11 +8,13 @@ first use.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,18 +25,22 @@ from ragkit.config import PipelineConfig, deep_merge, load_config, load_yaml
 from ragkit.embedders.base import Embedder
 from ragkit.generators.base import Generator
 from ragkit.loaders.base import LoadError, Loader
-from ragkit.loaders.walker import walk
+from ragkit.loaders.walker import printable, walk
+from ragkit.manifest import Entry, Manifest, SettingsChangedError, exclusive, file_digest
 from ragkit.retrievers.base import Retriever
 from ragkit.stores.base import VectorStore, Where
-from ragkit.types import Answer, Chunk, Hit, IngestReport, Skipped
+from ragkit.types import Answer, Chunk, Failed, Hit, IngestReport, content_hash
 
 log = logging.getLogger(__name__)
 
 NO_ANSWER = "The documents do not contain an answer to this question."
 
-# Chunks gathered from several files before one embedding call: large enough
-# to batch well, small enough that a crash loses little work.
-EMBED_BATCH_CHUNKS = 512
+# The pipeline's files next to the store (see ragkit.manifest).
+MANIFEST = "manifest.sqlite"
+LOCK = "lock"
+
+# Without a terminal for a bar, a progress line this often keeps logs readable.
+PROGRESS_LOG_SECONDS = 10.0
 
 
 @dataclass
@@ -53,12 +59,61 @@ class TokenStream:
             yield token
 
 
+@dataclass
+class _Plan:
+    """What an ingest will do to one root: files to load, manifest rows to refresh, sources to delete."""
+
+    root: str
+    work: list[tuple[Path, str, bool]] = field(default_factory=list)  # (path, source, is new)
+    touched: list[Entry] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Loaded:
+    """One file on its way to the store; ``entry`` is None when the file could not even be read."""
+
+    source: str
+    entry: Entry | None
+    chunks: list[Chunk] = field(default_factory=list)
+
+
+class _Progress:
+    """A bar over files (with a chunk count), a log line every ``PROGRESS_LOG_SECONDS``, or nothing.
+
+    ``mode`` True is the bar, False nothing, None the bar on a terminal and log lines elsewhere.
+    """
+
+    def __init__(self, total: int, mode: bool | None):
+        from tqdm import tqdm
+
+        terminal = mode is True or (mode is None and sys.stderr.isatty())
+        self.bar = tqdm(total=total, desc="ingesting", unit="file") if terminal and total else None
+        self.logging = mode is None and not terminal
+        self.total, self.files, self.chunks = total, 0, 0
+        self.last = time.monotonic()
+
+    def update(self, chunks: int) -> None:
+        self.files += 1
+        self.chunks += chunks
+        if self.bar is not None:
+            self.bar.set_postfix(chunks=self.chunks, refresh=False)
+            self.bar.update(1)
+        elif self.logging and (self.files == self.total or time.monotonic() - self.last >= PROGRESS_LOG_SECONDS):
+            log.info("ingesting: %d/%d files, %d chunks", self.files, self.total, self.chunks)
+            self.last = time.monotonic()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 class RAG:
     """Ingest folders into a vector store and answer questions from them with a local model."""
 
     def __init__(self, config: PipelineConfig):
         self.config = config
-        stage_configs = config.stage_configs()
+        stage_configs = self._stage_configs = config.stage_configs()
         self.loaders: list[Loader] = [
             registry.get("loader", name)(loader_config) for name, loader_config in config.loader_configs()
         ]
@@ -83,68 +138,213 @@ class RAG:
 
     # ingestion ---------------------------------------------------------------
 
-    def ingest(self, path: str | Path, *, progress: bool | None = None) -> IngestReport:
-        """Load, chunk, embed and store every supported file under ``path`` (a folder or one file).
+    def ingest(
+        self,
+        path: str | Path,
+        *,
+        prune: bool = True,
+        rebuild: bool = False,
+        dry_run: bool = False,
+        progress: bool | None = None,
+    ) -> IngestReport:
+        """Make the store mirror ``path`` (a folder, recursively, or one file) and say what changed.
 
-        A file that cannot be read is skipped with its reason; nothing aborts the run.
-        Chunks of a file that changed since the last ingest are replaced, not duplicated.
+        New files are added, changed ones replace their chunks, unchanged ones are
+        skipped without loading; for a folder, files gone from it are deleted
+        (``prune``). A file that cannot be read is reported with its reason;
+        nothing aborts the run. ``rebuild`` drops every chunk first, which is
+        required once the chunker, embedder or loader settings have changed.
+        ``dry_run`` reports what would change and writes nothing. ``progress``:
+        a bar (True), nothing (False), or a bar on a terminal and a log line
+        every few seconds elsewhere (None).
         """
-        from tqdm import tqdm
-
         started = time.perf_counter()
-        root = Path(path)
+        target = Path(os.path.abspath(path))  # "docs/../docs" and "docs" are one root
         loading = self.config.loading
-        files = list(walk(root, loading.include, loading.exclude, loading.follow_symlinks))
-        report = IngestReport(files_seen=len(files))
-        show = sys.stderr.isatty() if progress is None else progress
-        pending: list[tuple[str, list[Chunk]]] = []
-        for file_path, source in tqdm(files, desc="ingesting", unit="file", disable=not show):
-            chunks = self._load_and_chunk(file_path, source, report)
-            if chunks is None:
-                continue
-            pending.append((source, chunks))
-            if sum(len(c) for _, c in pending) >= EMBED_BATCH_CHUNKS:
-                self._write(pending, report)
-                pending = []
-        self._write(pending, report)
+        files = list(walk(target, loading.include, loading.exclude, loading.follow_symlinks))
+        folder = target.is_dir()
+        root = printable(str(target if folder else target.parent))
+        report = IngestReport(root=root, dry_run=dry_run, files_seen=len(files))
+        if dry_run:
+            with Manifest(self.store.sidecar(MANIFEST), readonly=True) as manifest:
+                self._check_fingerprint(manifest, rebuild)
+                plan = self._plan(manifest if not rebuild else None, root, files, folder, prune, report)
+            report.added = [source for _, source, is_new in plan.work if is_new]
+            report.updated = [source for _, source, is_new in plan.work if not is_new]
+        else:
+            with exclusive(self.store.sidecar(LOCK)), Manifest(self.store.sidecar(MANIFEST)) as manifest:
+                if self._check_fingerprint(manifest, rebuild):
+                    self._drop_all(manifest, report)
+                plan = self._plan(manifest, root, files, folder, prune, report)
+                self._apply(manifest, plan, report, progress)
         report.seconds = time.perf_counter() - started
-        for skipped in report.skipped:
-            log.warning("skipped %s: %s", skipped.path, skipped.reason)
+        for failed in report.failed:
+            log.warning("failed %s: %s", failed.path, failed.reason)
         return report
 
-    def _load_and_chunk(self, file_path: Path, source: str, report: IngestReport) -> list[Chunk] | None:
+    def ingest_fingerprint(self) -> str:
+        """Identifies the settings that shape chunks and vectors; a store built with others must be rebuilt."""
+        settings = {
+            "chunker": [self.config.chunker.type, self._stage_configs["chunker"].model_dump(mode="json")],
+            "embedder": self.embedder.fingerprint,
+            "loaders": [[name, config.model_dump(mode="json")] for name, config in self.config.loader_configs()],
+        }
+        return content_hash(json.dumps(settings, sort_keys=True))
+
+    def _check_fingerprint(self, manifest: Manifest, rebuild: bool) -> bool:
+        """Whether the store must be dropped first; refuses a store built with other settings."""
+        stored = manifest.fingerprint()
+        if stored is None or rebuild:
+            return True
+        if stored != self.ingest_fingerprint():
+            raise SettingsChangedError(
+                f"the store at {self.store.sidecar(MANIFEST).parent} was built with other chunker, embedder or "
+                "loader settings; rebuild it with `ragkit ingest --rebuild PATH` (Python: "
+                "rag.ingest(path, rebuild=True)), which drops all its chunks and ingests PATH again"
+            )
+        return False
+
+    def _drop_all(self, manifest: Manifest, report: IngestReport) -> None:
+        """Empty the manifest, then the store, then record the new fingerprint.
+
+        Until that last step the manifest has no fingerprint, so an ingest killed
+        on the way leaves a store that the next ingest empties again.
+        """
+        manifest.reset(None)
+        ids = self.store.ids()
+        self.store.delete(ids)
+        report.chunks_removed += len(ids)
+        manifest.reset(self.ingest_fingerprint())
+
+    def _plan(
+        self,
+        manifest: Manifest | None,
+        root: str,
+        files: list[tuple[Path, str]],
+        folder: bool,
+        prune: bool,
+        report: IngestReport,
+    ) -> _Plan:
+        """Find the files to load (new or changed), to refresh (touched only) and to remove.
+
+        Size and mtime unchanged means unchanged; otherwise the content digest
+        decides, so a ``touch`` or a fresh checkout does not re-embed anything.
+        """
+        entries = manifest.entries(root) if manifest else {}
+        pending = manifest.pending(root) if manifest else set()
+        plan = _Plan(root)
+        walked = set()
+        for file_path, source in files:
+            walked.add(source)
+            entry = entries.get(source)
+            try:
+                stat = file_path.stat()
+                same = entry is not None and (entry.size, entry.mtime_ns) == (stat.st_size, stat.st_mtime_ns)
+                if entry is not None and not same and source not in pending and file_digest(file_path) == entry.digest:
+                    plan.touched.append(replace(entry, size=stat.st_size, mtime_ns=stat.st_mtime_ns))
+                    same = True
+            except OSError as exc:
+                report.failed.append(Failed(source, f"cannot read file: {exc.strerror or exc}"))
+                plan.removed.append(source)
+                continue
+            if entry is None or source in pending or not same:
+                plan.work.append((file_path, source, entry is None))
+            elif entry.error:
+                report.failed.append(Failed(source, entry.error))
+            else:
+                report.unchanged.append(source)
+        # Only a folder ingest sees the whole root, so only it may decide that a file has gone.
+        gone = {source for source in entries if source not in walked} if folder and prune else set()
+        interrupted = pending - walked if folder else set()  # chunks a killed run left behind
+        report.removed.extend(sorted((gone | interrupted) & entries.keys()))
+        plan.removed.extend(sorted(gone | interrupted))
+        return plan
+
+    def _apply(self, manifest: Manifest, plan: _Plan, report: IngestReport, progress: bool | None) -> None:
+        """Remove, refresh, then load and write files in batches, each committed on its own."""
+        for source in plan.removed:
+            report.chunks_removed += self._delete_chunks(plan.root, source)
+        manifest.commit(plan.root, plan.touched, plan.removed)
+        batch: list[_Loaded] = []
+        batched = 0
+        bar = _Progress(len(plan.work), progress)
+        for file_path, source, is_new in plan.work:
+            loaded = self._load_file(file_path, source, plan.root, report)
+            if loaded.chunks:
+                (report.added if is_new else report.updated).append(source)
+            batch.append(loaded)
+            batched += len(loaded.chunks)
+            bar.update(len(loaded.chunks))
+            if batched >= self.config.loading.batch_chunks:
+                self._write(manifest, plan.root, batch, report)
+                batch, batched = [], 0
+        self._write(manifest, plan.root, batch, report)
+        bar.close()
+
+    def _load_file(self, file_path: Path, source: str, root: str, report: IngestReport) -> _Loaded:
+        """Stat, digest, load and chunk one file; any failure becomes a reason, never an exception."""
+        try:
+            stat = file_path.stat()
+            digest = file_digest(file_path)
+        except OSError as exc:
+            reason = f"cannot read file: {exc.strerror or exc}"
+            report.failed.append(Failed(source, reason))
+            return _Loaded(source, None)
+        entry = Entry(source, stat.st_size, stat.st_mtime_ns, digest)
+        try:
+            documents, chunks = self._load_and_chunk(file_path, source, root)
+        except LoadError as exc:
+            report.failed.append(Failed(source, str(exc)))
+            entry.error = str(exc)
+            return _Loaded(source, entry)
+        report.files_loaded += 1
+        report.documents += documents
+        entry.chunk_ids = [chunk.id for chunk in chunks]
+        return _Loaded(source, entry, chunks)
+
+    def _load_and_chunk(self, file_path: Path, source: str, root: str) -> tuple[int, list[Chunk]]:
+        """The file's document count and chunks, or ``LoadError`` with the reason it has none."""
         loader = self._by_extension.get(file_path.suffix.lower())
         if loader is None:
-            report.skipped.append(Skipped(source, f"unsupported file type {file_path.suffix or '(none)'!r}"))
-            return None
+            raise LoadError(f"unsupported file type {file_path.suffix or '(none)'!r}")
         try:
             documents = loader.load(file_path, source)
-        except LoadError as exc:
-            report.skipped.append(Skipped(source, str(exc)))
-            return None
+        except LoadError:
+            raise
         except Exception as exc:  # a loader bug must not abort a whole folder
-            report.skipped.append(Skipped(source, f"{type(exc).__name__}: {exc}"))
-            return None
+            raise LoadError(f"{type(exc).__name__}: {exc}") from exc
+        for document in documents:
+            document.metadata["root"] = root
         chunks = [chunk for document in documents for chunk in self.chunker.chunk(document)]
         if not chunks:
-            report.skipped.append(Skipped(source, "no text to index"))
-            return None
-        report.files_loaded += 1
-        report.documents += len(documents)
-        return chunks
+            raise LoadError("no text to index")
+        return len(documents), chunks
 
-    def _write(self, pending: list[tuple[str, list[Chunk]]], report: IngestReport) -> None:
-        """Embed and upsert a batch of files, then drop chunks those files no longer have."""
-        chunks = [chunk for _, file_chunks in pending for chunk in file_chunks]
-        if not chunks:
+    def _write(self, manifest: Manifest, root: str, batch: list[_Loaded], report: IngestReport) -> None:
+        """Mark the batch pending, embed and upsert it, drop its stale chunks, then commit its rows."""
+        if not batch:
             return
-        self.store.upsert(chunks, self.embedder.embed_documents([chunk.text for chunk in chunks]))
-        report.chunks_written += len(chunks)
-        for source, file_chunks in pending:
-            current = {chunk.id for chunk in file_chunks}
-            stale = [chunk_id for chunk_id in self.store.ids({"source": source}) if chunk_id not in current]
-            self.store.delete(stale)
-            report.chunks_removed += len(stale)
+        manifest.mark_pending(root, [item.source for item in batch])
+        chunks = [chunk for item in batch for chunk in item.chunks]
+        if chunks:
+            self.store.upsert(chunks, self.embedder.embed_documents([chunk.text for chunk in chunks]))
+            report.chunks_written += len(chunks)
+        for item in batch:
+            report.chunks_removed += self._delete_chunks(root, item.source, keep={chunk.id for chunk in item.chunks})
+        manifest.commit(
+            root,
+            [item.entry for item in batch if item.entry is not None],
+            [item.source for item in batch if item.entry is None],
+        )
+
+    def _delete_chunks(self, root: str, source: str, keep: set[str] | None = None) -> int:
+        """Delete a file's chunks, all of them or all but ``keep``; returns how many went.
+
+        Asking the store, not the manifest, also catches chunks a killed run wrote without a row.
+        """
+        stale = [i for i in self.store.ids({"root": root, "source": source}) if not keep or i not in keep]
+        self.store.delete(stale)
+        return len(stale)
 
     # querying ----------------------------------------------------------------
 

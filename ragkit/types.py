@@ -25,7 +25,8 @@ class Document:
 
     ``metadata`` always has ``source`` (path relative to the ingested root,
     with forward slashes), ``file_type`` and ``doc_hash``; ``page`` (1-based)
-    for PDFs and ``title`` where the file has one.
+    for PDFs and ``title`` where the file has one. The pipeline adds ``root``
+    (the ingested folder, absolute) before chunking.
     """
 
     text: str
@@ -45,9 +46,13 @@ class Chunk:
 
     @property
     def id(self) -> str:
-        """Deterministic id so that re-ingesting the same file upserts, never duplicates."""
+        """Deterministic id so that re-ingesting the same file upserts, never duplicates.
+
+        The root is part of it: ``a.md`` under two ingested folders is two files.
+        """
         key = "\x1f".join(
             [
+                str(self.metadata.get("root", "")),
                 str(self.metadata.get("source", "")),
                 str(self.metadata.get("page", "")),
                 str(self.metadata.get("ordinal", "")),
@@ -116,8 +121,8 @@ class Answer:
 
 
 @dataclass
-class Skipped:
-    """A file (or page) that was not ingested, and why."""
+class Failed:
+    """A file that was not ingested, and the one-line reason why."""
 
     path: str
     reason: str
@@ -125,23 +130,41 @@ class Skipped:
 
 @dataclass
 class IngestReport:
-    """Counts and reasons from one ``RAG.ingest`` call."""
+    """What one ``RAG.ingest`` call did (or, for a dry run, would do) to one root.
 
+    Every file seen lands in exactly one of ``added``, ``updated``, ``unchanged``
+    and ``failed``; ``removed`` lists files the store had that the folder no
+    longer has. Paths are sources, relative to ``root``. A dry run loads no
+    file, so a file it lists as added or updated may still fail for real.
+    """
+
+    root: str = ""
+    dry_run: bool = False
     files_seen: int = 0
     files_loaded: int = 0
     documents: int = 0
     chunks_written: int = 0
     chunks_removed: int = 0
-    skipped: list[Skipped] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    failed: list[Failed] = field(default_factory=list)
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "root": self.root,
+            "dry_run": self.dry_run,
             "files_seen": self.files_seen,
             "files_loaded": self.files_loaded,
             "documents": self.documents,
             "chunks_written": self.chunks_written,
             "chunks_removed": self.chunks_removed,
-            "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "removed": self.removed,
+            "failed": [{"path": f.path, "reason": f.reason} for f in self.failed],
             "seconds": round(self.seconds, 3),
         }

@@ -34,7 +34,7 @@ def store(tmp_path_factory: pytest.TempPathFactory, tiny_pipeline: Path) -> Path
     result = _run("ingest", str(SAMPLE_DOCS), "--pipeline", str(tiny_pipeline), "--json", store=store)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert report["files_loaded"] == report["files_seen"] > 10 and report["skipped"] == []
+    assert report["files_loaded"] == report["files_seen"] > 10 and report["failed"] == []
     return store
 
 
@@ -45,8 +45,43 @@ def test_ingest_human_output(tmp_path: Path, tiny_pipeline: Path) -> None:
     (folder / "b.txt").write_bytes(b"")
     result = _run("ingest", str(folder), "-p", str(tiny_pipeline), store=tmp_path / "s")
     assert result.returncode == 0, result.stderr
-    assert "2 files seen, 1 loaded" in result.stdout
-    assert "skipped b.txt: empty file" in result.stdout
+    assert f"{folder}: 1 added, 0 updated, 0 unchanged, 0 removed, 1 failed (2 files seen)" in result.stdout
+    assert result.stdout.endswith("failed (1):\n  b.txt: empty file\n")
+    assert "ragkit: ingesting: 2/2 files, 1 chunks" in result.stderr  # no terminal: a log line, not a bar
+
+
+def test_ingest_several_paths_dry_run_prune_and_rebuild(tmp_path: Path, tiny_pipeline: Path) -> None:
+    one, two, three = tmp_path / "one", tmp_path / "two", tmp_path / "three"
+    for path, text in {one / "a.md": "A: Ospreys.", one / "b.md": "B: Herons.", two / "a.md": "Two A: Kestrels.",
+                       three / "single.md": "Single: Plovers.", three / "other.md": "Other: not named."}.items():
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text)
+    store = tmp_path / "store"
+    paths = [str(one), str(two), str(three / "single.md")]
+    dry = _run("ingest", *paths, "--dry-run", "-p", str(tiny_pipeline), store=store)
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.splitlines() == [
+        f"dry run, nothing written: {one} would have 2 added, 0 updated, 0 unchanged, 0 removed, 0 failed",
+        "  + a.md", "  + b.md",
+        f"dry run, nothing written: {two} would have 1 added, 0 updated, 0 unchanged, 0 removed, 0 failed",
+        "  + a.md",
+        f"dry run, nothing written: {three} would have 1 added, 0 updated, 0 unchanged, 0 removed, 0 failed",
+        "  + single.md",
+    ]
+    assert not store.exists()
+    quiet = _run("ingest", *paths, "-q", "-p", str(tiny_pipeline), store=store)
+    assert quiet.returncode == 0 and quiet.stderr == ""
+    assert [line.split(":")[0] for line in quiet.stdout.splitlines()] == [str(one), str(two), str(three)]
+    (one / "b.md").unlink()
+    kept = _run("ingest", str(one), "--no-prune", "--json", "-p", str(tiny_pipeline), store=store)
+    assert json.loads(kept.stdout)["removed"] == [] and json.loads(kept.stdout)["unchanged"] == ["a.md"]
+    other = tmp_path / "other.yaml"
+    other.write_text(tiny_pipeline.read_text() + "chunker:\n  type: recursive\n  size: 50\n  overlap: 5\n")
+    refused = _run("ingest", str(one), "-p", str(other), store=store)
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert refused.stderr.startswith("ragkit: error: the store at ") and "ragkit ingest --rebuild PATH" in refused.stderr
+    rebuilt = json.loads(_run("ingest", str(one), "--rebuild", "--json", "-p", str(other), store=store).stdout)
+    assert rebuilt["added"] == ["a.md"] and rebuilt["chunks_removed"] == 4  # one/a.md, one/b.md, two/a.md, single.md
 
 
 def test_stats(store: Path, tiny_pipeline: Path) -> None:

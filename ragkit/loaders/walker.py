@@ -22,7 +22,8 @@ def walk(
 ) -> Iterator[tuple[Path, str]]:
     """Yield ``(absolute path, source)`` for each file under ``root`` that the globs select.
 
-    ``source`` is the path relative to ``root`` with forward slashes; globs are
+    ``source`` is the path relative to ``root`` with forward slashes (see
+    ``printable`` for names that are not UTF-8); globs are
     matched against it whole (``*.md`` is top-level only, ``**/*.md`` any depth).
     A folder matching an ``exclude`` glob is not entered. A ``root`` that is a
     file is yielded as is, with its name as source: naming it is selecting it.
@@ -31,7 +32,7 @@ def walk(
     if not root.exists():
         raise FileNotFoundError(f"no such file or folder: {root}")
     if not root.is_dir():
-        return iter([(root, root.name)])
+        return iter([(root, printable(root.name))])
     return _walk_folder(root, [compile_glob(p) for p in include], [compile_glob(p) for p in exclude], follow_symlinks)
 
 
@@ -65,7 +66,16 @@ def _listing(folder: Path, prefix: str) -> Iterator[tuple[os.DirEntry[str], str]
     except OSError as exc:
         logger.warning("skipping folder %s: %s", folder, exc.strerror or exc)
         return iter(())
-    return ((entry, prefix + entry.name) for entry in entries)
+    return ((entry, prefix + printable(entry.name)) for entry in entries)
+
+
+def printable(name: str) -> str:
+    """A file name as text that can be stored and printed: bytes that are not UTF-8 become ``\\xNN``.
+
+    Python hands such bytes over as lone surrogates, which SQLite, Chroma and
+    ``print`` all reject; the escaped form stays unique and readable.
+    """
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _identity(stat: os.stat_result) -> tuple[int, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -34,4 +35,11 @@ class VectorStore(Protocol):
 
     def stats(self) -> dict[str, Any]:
         """At least ``chunks``, ``documents`` and ``files`` counts."""
+        ...
+
+    def sidecar(self, name: str) -> Path:
+        """Where the pipeline keeps its file ``name`` (ingest manifest, lock) for this collection.
+
+        Next to the store's own data, so that it moves and is deleted with it.
+        """
         ...

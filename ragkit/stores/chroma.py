@@ -91,8 +91,8 @@ class ChromaStore:
 
     def stats(self) -> dict[str, Any]:
         metadatas = self.collection.get(include=["metadatas"])["metadatas"]
-        files = {str(m.get("source")) for m in metadatas}
-        documents = {(str(m.get("source")), m.get("page")) for m in metadatas}
+        files = {(m.get("root"), str(m.get("source"))) for m in metadatas}
+        documents = {(m.get("root"), str(m.get("source")), m.get("page")) for m in metadatas}
         return {
             "chunks": len(metadatas),
             "documents": len(documents),
@@ -100,6 +100,9 @@ class ChromaStore:
             "path": str(Path(self.config.path).resolve()),
             "collection": self.config.collection,
         }
+
+    def sidecar(self, name: str) -> Path:
+        return Path(self.config.path) / f"{self.config.collection}.{name}"
 
 
 def _clean(metadata: dict[str, Any]) -> dict[str, str | int | float | bool]:

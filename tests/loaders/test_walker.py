@@ -156,3 +156,12 @@ def test_unreadable_folder_is_skipped(tmp_path: Path) -> None:
         assert _sources(root) == ["a.txt"]
     finally:
         (root / "locked").chmod(0o755)
+
+
+def test_names_that_are_not_utf8_become_escaped_text(tmp_path: Path) -> None:
+    (Path(os.fsdecode(bytes(tmp_path) + b"/caf\xe9.txt"))).write_text("bytes")
+    (tmp_path / "café.txt").write_text("utf-8")
+    found = {source: path for path, source in walk(tmp_path, ALL, [])}
+    assert set(found) == {"caf\\xe9.txt", "café.txt"}
+    assert found["caf\\xe9.txt"].read_text() == "bytes"  # the path still names the real file
+    assert all(source.encode("utf-8") for source in found)

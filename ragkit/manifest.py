@@ -1,0 +1,159 @@
+"""The ingest manifest and the store lock: what each ingested file looked like when its chunks were written.
+
+Where it lives: the pipeline asks the store (``VectorStore.sidecar``) for a
+path next to the store's own data, so the manifest goes wherever the store
+goes (copy or delete the store folder and it follows) and no second path needs
+configuring. One SQLite file per collection holds:
+
+- ``files``: one row per ``(root, source)`` with size, ``mtime_ns``, a content
+  digest, the chunk ids written for it, and the reason if it could not be read;
+- ``pending``: sources whose store writes have started but whose rows are not
+  committed yet;
+- ``meta``: the ingest fingerprint (chunker, embedder and loader settings) the
+  store was built with.
+
+Crash safety rests on the write order the pipeline keeps: mark a batch's
+sources pending, write the store, then commit their rows and clear the marks in
+one transaction. A kill at any point leaves at worst pending sources whose
+chunks are partly written; the next run redoes them (deterministic chunk ids
+make that an upsert, and stale ids are deleted), or deletes their chunks if the
+file has gone since.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    root TEXT NOT NULL, source TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+    digest TEXT NOT NULL, chunk_ids TEXT NOT NULL, error TEXT, PRIMARY KEY (root, source)
+);
+CREATE TABLE IF NOT EXISTS pending (root TEXT NOT NULL, source TEXT NOT NULL, PRIMARY KEY (root, source));
+"""
+
+
+class StoreLockedError(RuntimeError):
+    """Another process is ingesting into the same store."""
+
+
+class SettingsChangedError(RuntimeError):
+    """The store was built with another ingest fingerprint; it must be rebuilt."""
+
+
+@dataclass
+class Entry:
+    """One file as it was last ingested; ``error`` is set when it could not be read."""
+
+    source: str
+    size: int
+    mtime_ns: int
+    digest: str
+    chunk_ids: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+def file_digest(path: Path) -> str:
+    """Content hash of a file, read in blocks so a huge file costs no memory."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()[:32]
+
+
+class Manifest:
+    """The SQLite manifest of one store; ``readonly`` never creates or changes the file (dry runs)."""
+
+    def __init__(self, path: Path, *, readonly: bool = False):
+        self.path = path
+        if readonly:
+            location = f"{path.absolute().as_uri()}?mode=ro" if path.exists() else ":memory:"
+            self._db = sqlite3.connect(location, uri=True)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path)
+            self._db.execute("PRAGMA journal_mode=WAL")
+        if not path.exists() or not readonly:
+            self._db.executescript(_SCHEMA)
+
+    def __enter__(self) -> "Manifest":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._db.close()
+
+    def fingerprint(self) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchone()
+        return row[0] if row else None
+
+    def entries(self, root: str) -> dict[str, Entry]:
+        rows = self._db.execute(
+            "SELECT source, size, mtime_ns, digest, chunk_ids, error FROM files WHERE root = ?", (root,)
+        )
+        return {
+            source: Entry(source, size, mtime_ns, digest, json.loads(chunk_ids), error)
+            for source, size, mtime_ns, digest, chunk_ids, error in rows
+        }
+
+    def pending(self, root: str) -> set[str]:
+        return {row[0] for row in self._db.execute("SELECT source FROM pending WHERE root = ?", (root,))}
+
+    def mark_pending(self, root: str, sources: Iterable[str]) -> None:
+        with self._db:
+            self._db.executemany("INSERT OR IGNORE INTO pending VALUES (?, ?)", [(root, s) for s in sources])
+
+    def commit(self, root: str, entries: Iterable[Entry] = (), removed: Iterable[str] = ()) -> None:
+        """Write ``entries`` and drop ``removed`` in one transaction, clearing their pending marks."""
+        entries, removed = list(entries), list(removed)
+        with self._db:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(root, e.source, e.size, e.mtime_ns, e.digest, json.dumps(e.chunk_ids), e.error) for e in entries],
+            )
+            self._db.executemany("DELETE FROM files WHERE root = ? AND source = ?", [(root, s) for s in removed])
+            self._db.executemany(
+                "DELETE FROM pending WHERE root = ? AND source = ?",
+                [(root, s) for s in [*(e.source for e in entries), *removed]],
+            )
+
+    def reset(self, fingerprint: str | None) -> None:
+        """Forget every file and record the fingerprint the store is now built with (None: not known)."""
+        with self._db:
+            self._db.execute("DELETE FROM files")
+            self._db.execute("DELETE FROM pending")
+            self._db.execute("DELETE FROM meta WHERE key = 'fingerprint'")
+            if fingerprint is not None:
+                self._db.execute("INSERT INTO meta VALUES ('fingerprint', ?)", (fingerprint,))
+
+
+@contextmanager
+def exclusive(path: Path) -> Iterator[None]:
+    """Hold the store's lock file for the duration, or fail at once if another process holds it.
+
+    Failing beats waiting: an ingest can hold the lock for many minutes, and a
+    second one started by mistake should say so, not hang. ``flock`` locks die
+    with their process, so a killed ingest never leaves a stale lock behind.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise StoreLockedError(
+                f"another ingest (pid {holder}) is writing to this store; run again when it has finished "
+                f"(lock file {path})"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
