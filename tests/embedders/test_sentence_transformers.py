@@ -27,3 +27,42 @@ def test_token_limit_and_counts(minilm: SentenceTransformerEmbedder) -> None:
     assert minilm.max_tokens == 254  # 256 minus [CLS] and [SEP]
     assert minilm.count_tokens(["hello world", "", "向量检索"]) == [2, 0, 4]
     assert minilm.fingerprint.startswith("sentence-transformers:all-MiniLM-L6-v2")
+
+
+def test_length_sorted_batches_return_rows_in_input_order(minilm: SentenceTransformerEmbedder) -> None:
+    texts = ["short", "a much longer text about vector stores " * 8, "medium sized sentence here", "x " * 100, "tiny"]
+    together = minilm.embed_documents(texts)
+    alone = np.stack([minilm.embed_documents([text])[0] for text in texts])
+    np.testing.assert_allclose(together, alone, atol=1e-5)
+
+
+def test_batches_respect_the_token_budget_and_row_limit() -> None:
+    from ragkit.embedders.sentence_transformers import _batches
+
+    token_ids = [[0] * n for n in (50, 10, 40, 30, 20, 5)]
+    order = sorted(range(6), key=lambda i: len(token_ids[i]), reverse=True)
+    batches = list(_batches(order, token_ids, max_rows=3, max_tokens=100))
+    assert [index for batch in batches for index in batch] == order
+    for batch in batches:
+        assert len(batch) <= 3 and max(len(token_ids[i]) for i in batch) * len(batch) <= 100
+    assert batches == [[0, 2], [3, 4, 1], [5]]
+
+
+def test_out_of_memory_halves_the_batch(minilm: SentenceTransformerEmbedder, monkeypatch, caplog) -> None:
+    import logging
+
+    import torch
+
+    texts = [f"sentence {i} about chunking and embeddings" for i in range(8)]
+    expected = minilm.embed_documents(texts)
+    real_forward = minilm._forward
+
+    def forward_with_small_memory(batch_ids):
+        if len(batch_ids) > 2:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real_forward(batch_ids)
+
+    monkeypatch.setattr(minilm, "_forward", forward_with_small_memory)
+    with caplog.at_level(logging.WARNING):
+        np.testing.assert_allclose(minilm.embed_documents(texts), expected, atol=1e-5)
+    assert "embedding: out of GPU memory with a batch of 8" in caplog.text

@@ -62,3 +62,22 @@ def test_static_cache_path_is_reused_and_matches_dynamic(tiny_generator: Transfo
     assert [static.generate(messages) for messages in QUESTIONS] == expected
     assert list(static._static_caches) == [1024]  # every prompt fit the same reused cache
     assert "".join(static.stream(QUESTIONS[2])).strip() == expected[2]
+
+
+def test_out_of_memory_halves_the_generation_batch(tiny_generator: TransformersGenerator, monkeypatch, caplog) -> None:
+    import logging
+
+    import torch
+
+    expected = tiny_generator.generate_batch(QUESTIONS)
+    real_group = tiny_generator._generate_group
+
+    def group_with_small_memory(prompts):
+        if len(prompts) > 1:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real_group(prompts)
+
+    monkeypatch.setattr(tiny_generator, "_generate_group", group_with_small_memory)
+    with caplog.at_level(logging.WARNING):
+        assert tiny_generator.generate_batch(QUESTIONS) == expected
+    assert "generation: out of GPU memory with a batch of 3" in caplog.text
