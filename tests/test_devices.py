@@ -3,7 +3,7 @@ import logging
 import pytest
 import torch
 
-from ragkit.devices import halving_on_oom, resolve_device, resolve_dtype
+from ragkit.devices import cpu_has_bfloat16, halving_on_oom, resolve_device, resolve_dtype
 
 
 def _fits(limit: int):
@@ -49,3 +49,5 @@ def test_device_and_dtype_choice_on_this_machine() -> None:
     assert resolve_dtype("auto", "cuda") is torch.bfloat16
     assert resolve_dtype("auto", "cuda", gpu_default="float16") is torch.float16
     assert resolve_dtype("bfloat16", "cpu") is torch.bfloat16
+    native = torch.bfloat16 if cpu_has_bfloat16() else torch.float32
+    assert resolve_dtype("auto", "cpu", cpu_bfloat16=True) is native
