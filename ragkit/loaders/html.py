@@ -18,7 +18,7 @@ from bs4.element import NavigableString, PageElement, PreformattedString, Tag
 from ragkit.config import StageConfig
 from ragkit.loaders.base import LoadError
 from ragkit.loaders.encoding import decode_text, read_bytes
-from ragkit.loaders.text import clean_title, make_document
+from ragkit.loaders.documents import clean_title, make_document
 from ragkit.types import Document, content_hash
 
 # "head" holds the title (kept in metadata) and machinery, never body text.

@@ -11,7 +11,7 @@ import yaml
 from ragkit.config import StageConfig
 from ragkit.loaders.base import LoadError
 from ragkit.loaders.encoding import decode_text, read_bytes
-from ragkit.loaders.text import clean_title, make_document
+from ragkit.loaders.documents import clean_title, make_document
 from ragkit.types import Document, content_hash
 
 # YAML front matter (Jekyll, Hugo, MkDocs): "---" on the first line, closed by "---" or "...".

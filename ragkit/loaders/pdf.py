@@ -19,7 +19,7 @@ from pypdf.errors import DependencyError, EmptyFileError
 from ragkit.config import StageConfig
 from ragkit.loaders.base import LoadError
 from ragkit.loaders.encoding import read_bytes
-from ragkit.loaders.text import clean_title, make_document
+from ragkit.loaders.documents import clean_title, make_document
 from ragkit.types import Document, content_hash
 
 logger = logging.getLogger(__name__)

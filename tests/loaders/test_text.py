@@ -9,7 +9,8 @@ from pydantic import ValidationError
 
 from ragkit import registry
 from ragkit.loaders.base import Loader, LoadError
-from ragkit.loaders.text import MAX_TITLE_CHARS, TextLoader, clean_title
+from ragkit.loaders.documents import MAX_TITLE_CHARS, clean_title
+from ragkit.loaders.text import TextLoader
 from ragkit.types import content_hash
 
 
