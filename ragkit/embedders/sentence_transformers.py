@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -29,7 +29,7 @@ class SentenceTransformerEmbedder:
     class Config(StageConfig):
         model: str = "all-MiniLM-L6-v2"
         batch_size: int = 256
-        max_batch_tokens: int = 16384
+        max_batch_tokens: int | Literal["auto"] = "auto"
         device: str = "auto"
         dtype: DtypeName = "auto"
         normalize: bool = True
@@ -87,11 +87,18 @@ class SentenceTransformerEmbedder:
         output = torch.empty((len(texts), dimension), dtype=torch.float32)
         show = self.config.show_progress and len(texts) >= PROGRESS_THRESHOLD
         with torch.inference_mode(), tqdm(total=len(texts), desc="embedding", unit="chunk", disable=not show) as bar:
-            for rows in _batches(order, token_ids, self.config.batch_size, self.config.max_batch_tokens):
+            for rows in _batches(order, token_ids, self.config.batch_size, self._max_batch_tokens):
                 vectors = halving_on_oom(lambda part: self._forward([token_ids[i] for i in part]), rows, "embedding")
                 output[torch.as_tensor(rows)] = vectors
                 bar.update(len(rows))
         return output.numpy()
+
+    @property
+    def _max_batch_tokens(self) -> int:
+        """``auto``: large batches keep a GPU busy; on a CPU small ones stay in cache and ran faster here."""
+        if self.config.max_batch_tokens == "auto":
+            return 2048 if self.model.device.type == "cpu" else 16384
+        return self.config.max_batch_tokens
 
     def _forward(self, batch_ids: list[list[int]]) -> Any:
         """One padded batch through the model; pinned host memory lets the copy to the GPU overlap."""

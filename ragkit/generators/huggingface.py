@@ -88,8 +88,10 @@ class TransformersGenerator:
 
     @property
     def _batch_size(self) -> int:
+        """``auto``: 64 on a GPU; 1 on the CPU, where batched prefill with padding was slower than a loop
+        (benchmarks/RESULTS.md)."""
         if self.config.batch_size == "auto":
-            return 8 if self.model.device.type == "cpu" else 64
+            return 1 if self.model.device.type == "cpu" else 64
         return max(1, self.config.batch_size)
 
     @property
