@@ -356,7 +356,8 @@ class RAG:
 
     def _chunk(self, read: _Read, root: str, report: IngestReport) -> _Loaded:
         """Chunk a loaded file; a file without documents or chunks becomes a failure with its reason."""
-        entry, chunks = read.entry, []
+        entry = read.entry
+        chunks: list[Chunk] = []
         if entry is not None and read.reason is None:
             for document in read.documents:
                 document.metadata["root"] = root

@@ -455,7 +455,10 @@ class ExplodingLoader:
 
 
 class DyingLoader(ExplodingLoader):
-    """``.die`` files kill the loading worker that reads them, as a segfault or the OOM killer would; they load fine in the main process."""
+    """``.die`` files kill the loading worker that reads them, as a segfault or the OOM killer would.
+
+    In the main process they load fine.
+    """
 
     extensions = (".die",)
 
@@ -466,20 +469,24 @@ class DyingLoader(ExplodingLoader):
         return [make_document(text, source=source, file_type="die", doc_hash=content_hash(text), title=None)]
 
 
+LoadingSection = dict[str, list[dict[str, str]]]
+
+
 @pytest.fixture()
-def test_loaders(monkeypatch: pytest.MonkeyPatch) -> dict:
-    """A pipeline's loading section with the default loaders plus ``boom`` and ``die``, registered for this test only."""
+def test_loaders(monkeypatch: pytest.MonkeyPatch) -> LoadingSection:
+    """A ``loading`` section with the text and markdown loaders plus ``boom`` and ``die``, registered for this test only."""
     monkeypatch.setitem(registry._registered["loader"], "boom", ExplodingLoader)
     monkeypatch.setitem(registry._registered["loader"], "die", DyingLoader)
     return {"loaders": [{"type": name} for name in ("text", "markdown", "boom", "die")]}
 
 
-def test_loader_failures_in_a_worker_read_as_in_process(tmp_path: Path, test_loaders: dict) -> None:
+def test_loader_failures_in_a_worker_read_as_in_process(tmp_path: Path, test_loaders: LoadingSection) -> None:
     folder = _write(tmp_path / "docs", {"a.boom": "x", "good.md": "Good: the Osprey.", "refuse.boom": "x", "z.boom": "x"})
     (folder / "empty.txt").write_bytes(b"")
     failed = {}
     for workers in (2, 0):
-        report = _rag(tmp_path / f"store-{workers}", loading={**test_loaders, "workers": workers}).ingest(folder, progress=False)
+        rag = _rag(tmp_path / f"store-{workers}", loading={**test_loaders, "workers": workers})
+        report = rag.ingest(folder, progress=False)
         assert report.added == ["good.md"]
         failed[workers] = [(f.path, f.reason) for f in report.failed]
     assert failed[2] == failed[0] == [
@@ -490,7 +497,7 @@ def test_loader_failures_in_a_worker_read_as_in_process(tmp_path: Path, test_loa
     ]
 
 
-def test_a_dead_worker_costs_no_file(tmp_path: Path, test_loaders: dict, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_dead_worker_costs_no_file(tmp_path: Path, test_loaders: LoadingSection, caplog: pytest.LogCaptureFixture) -> None:
     files = {f"{n:02d}.{'die' if n % 3 == 1 else 'md'}": f"File {n}: the {n}th Osprey." for n in range(9)}
     folder = _write(tmp_path / "docs", files)
     rag = _rag(tmp_path / "store", loading={**test_loaders, "workers": 2})
