@@ -12,7 +12,7 @@ import copy
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -49,9 +49,16 @@ class LoadingConfig(BaseModel):
     # Chunks from several files embedded, written and committed together: large
     # enough to batch well, small enough that a crash loses little work.
     batch_chunks: int = Field(default=512, ge=1)
+    # Processes that load and parse files (pypdf is the slow part) while this one chunks, embeds
+    # and writes; "auto" is one per core, at most 8; 0 or 1 loads in this process.
+    workers: Annotated[int, Field(ge=0)] | Literal["auto"] = "auto"
     loaders: list[StageSpec] = Field(
         default_factory=lambda: [StageSpec(type=name) for name in ("text", "markdown", "html", "pdf")]
     )
+
+    def worker_count(self) -> int:
+        """How many loading processes ``workers`` asks for on this machine."""
+        return min(os.cpu_count() or 1, 8) if self.workers == "auto" else self.workers
 
 
 class PipelineConfig(BaseModel):

@@ -10,10 +10,16 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 import os
 import sys
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -21,7 +27,7 @@ from typing import Any
 from ragkit import registry
 from ragkit.augmenters.base import Augmenter
 from ragkit.chunkers.base import Chunker
-from ragkit.config import PipelineConfig, deep_merge, load_config, load_yaml
+from ragkit.config import PipelineConfig, StageConfig, deep_merge, load_config, load_yaml
 from ragkit.embedders.base import Embedder
 from ragkit.generators.base import Generator
 from ragkit.loaders.base import LoadError, Loader
@@ -29,7 +35,7 @@ from ragkit.loaders.walker import printable, walk
 from ragkit.manifest import Entry, Manifest, SettingsChangedError, exclusive, file_digest
 from ragkit.retrievers.base import Retriever
 from ragkit.stores.base import VectorStore, Where
-from ragkit.types import Answer, Chunk, Failed, Hit, IngestReport, content_hash
+from ragkit.types import Answer, Chunk, Document, Failed, Hit, IngestReport, content_hash
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +47,10 @@ LOCK = "lock"
 
 # Without a terminal for a bar, a progress line this often keeps logs readable.
 PROGRESS_LOG_SECONDS = 10.0
+
+# Files a loading worker may have loaded ahead of the chunker: enough to keep it busy while the
+# main process embeds, few enough that memory does not grow with the folder.
+IN_FLIGHT_PER_WORKER = 2
 
 
 @dataclass
@@ -67,6 +77,19 @@ class _Plan:
     work: list[tuple[Path, str, bool]] = field(default_factory=list)  # (path, source, is new)
     touched: list[Entry] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Read:
+    """One file as its loader left it, picklable so that it can come back from a loading worker.
+
+    ``entry`` is None when the file could not even be read; ``reason`` says why a file has no documents.
+    """
+
+    source: str
+    entry: Entry | None
+    documents: list[Document] = field(default_factory=list)
+    reason: str | None = None
 
 
 @dataclass
@@ -114,9 +137,11 @@ class RAG:
     def __init__(self, config: PipelineConfig):
         self.config = config
         stage_configs = self._stage_configs = config.stage_configs()
-        self.loaders: list[Loader] = [
-            registry.get("loader", name)(loader_config) for name, loader_config in config.loader_configs()
+        # Classes and validated configs: what a loading worker builds its own loaders from.
+        self._loader_specs = [
+            (registry.get("loader", name), loader_config) for name, loader_config in config.loader_configs()
         ]
+        self.loaders: list[Loader] = [cls(loader_config) for cls, loader_config in self._loader_specs]
         self.embedder: Embedder = _build("embedder", config, stage_configs)
         self.store: VectorStore = _build("store", config, stage_configs)
         self.generator: Generator = _build("generator", config, stage_configs)
@@ -125,7 +150,7 @@ class RAG:
             "retriever", config, stage_configs, embedder=self.embedder, store=self.store
         )
         self.augmenter: Augmenter = _build("augmenter", config, stage_configs, counter=self.generator)
-        self._by_extension = {ext: loader for loader in self.loaders for ext in loader.extensions}
+        self._by_extension = _by_extension(self.loaders)
 
     @classmethod
     def from_yaml(cls, path: str | Path, overrides: dict[str, Any] | None = None) -> "RAG":
@@ -175,7 +200,8 @@ class RAG:
             with exclusive(self.store.sidecar(LOCK)), Manifest(self.store.sidecar(MANIFEST)) as manifest:
                 if self._check_fingerprint(manifest, rebuild):
                     self._drop_all(manifest, report)
-                plan = self._plan(manifest, root, files, folder, prune, report)
+                with _timed(report.timings, "plan"):
+                    plan = self._plan(manifest, root, files, folder, prune, report)
                 self._apply(manifest, plan, report, progress)
         report.seconds = time.perf_counter() - started
         for failed in report.failed:
@@ -262,80 +288,112 @@ class RAG:
 
     def _apply(self, manifest: Manifest, plan: _Plan, report: IngestReport, progress: bool | None) -> None:
         """Remove, refresh, then load and write files in batches, each committed on its own."""
-        for source in plan.removed:
-            report.chunks_removed += self._delete_chunks(plan.root, source)
-        manifest.commit(plan.root, plan.touched, plan.removed)
+        with _timed(report.timings, "write"):
+            for source in plan.removed:
+                report.chunks_removed += self._delete_chunks(plan.root, source)
+            manifest.commit(plan.root, plan.touched, plan.removed)
         batch: list[_Loaded] = []
         batched = 0
         bar = _Progress(len(plan.work), progress)
-        for file_path, source, is_new in plan.work:
-            loaded = self._load_file(file_path, source, plan.root, report)
-            if loaded.chunks:
-                (report.added if is_new else report.updated).append(source)
-            batch.append(loaded)
-            batched += len(loaded.chunks)
-            bar.update(len(loaded.chunks))
-            if batched >= self.config.loading.batch_chunks:
-                self._write(manifest, plan.root, batch, report)
-                batch, batched = [], 0
+        with closing(self._reads([(file_path, source) for file_path, source, _ in plan.work])) as reads:
+            for _, source, is_new in plan.work:
+                with _timed(report.timings, "load"):
+                    read = next(reads)
+                with _timed(report.timings, "chunk"):
+                    loaded = self._chunk(read, plan.root, report)
+                if loaded.chunks:
+                    (report.added if is_new else report.updated).append(source)
+                batch.append(loaded)
+                batched += len(loaded.chunks)
+                bar.update(len(loaded.chunks))
+                if batched >= self.config.loading.batch_chunks:
+                    self._write(manifest, plan.root, batch, report)
+                    batch, batched = [], 0
         self._write(manifest, plan.root, batch, report)
         bar.close()
 
-    def _load_file(self, file_path: Path, source: str, root: str, report: IngestReport) -> _Loaded:
-        """Stat, digest, load and chunk one file; any failure becomes a reason, never an exception."""
-        try:
-            stat = file_path.stat()
-            digest = file_digest(file_path)
-        except OSError as exc:
-            reason = f"cannot read file: {exc.strerror or exc}"
-            report.failed.append(Failed(source, reason))
-            return _Loaded(source, None)
-        entry = Entry(source, stat.st_size, stat.st_mtime_ns, digest)
-        try:
-            documents, chunks = self._load_and_chunk(file_path, source, root)
-        except LoadError as exc:
-            report.failed.append(Failed(source, str(exc)))
-            entry.error = str(exc)
-            return _Loaded(source, entry)
-        report.files_loaded += 1
-        report.documents += documents
-        entry.chunk_ids = [chunk.id for chunk in chunks]
-        return _Loaded(source, entry, chunks)
+    def _reads(self, work: list[tuple[Path, str]]) -> Iterator[_Read]:
+        """Each file of ``work`` loaded, in order: by a pool of worker processes when there is one.
 
-    def _load_and_chunk(self, file_path: Path, source: str, root: str) -> tuple[int, list[Chunk]]:
-        """The file's document count and chunks, or ``LoadError`` with the reason it has none."""
-        loader = self._by_extension.get(file_path.suffix.lower())
-        if loader is None:
-            raise LoadError(f"unsupported file type {file_path.suffix or '(none)'!r}")
+        The pool lets PDF parsing use every core while this process chunks,
+        embeds and writes. Should it break (a worker killed, say by the OOM
+        killer), the run goes on: the remaining files are loaded here.
+        """
+        workers = min(self.config.loading.worker_count(), len(work))
+        done = 0
+        if workers > 1:
+            try:
+                for read in self._pool_reads(work, workers):
+                    done += 1
+                    yield read
+            except BrokenProcessPool as exc:
+                log.warning("a loading worker died (%s); loading the other %d files here", exc, len(work) - done)
+        for file_path, source in work[done:]:
+            yield _read(self._by_extension, file_path, source)
+
+    def _pool_reads(self, work: Iterable[tuple[Path, str]], workers: int) -> Iterator[_Read]:
+        """``work`` loaded by ``workers`` processes, in order, at most ``IN_FLIGHT_PER_WORKER`` files each ahead.
+
+        Spawned, not forked: this process may hold torch's and Chroma's threads,
+        whose locks a fork would copy in whatever state they are.
+        """
+        pool = ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_worker,
+            initargs=(self._loader_specs,),
+        )
         try:
-            documents = loader.load(file_path, source)
-        except LoadError:
-            raise
-        except Exception as exc:  # a loader bug must not abort a whole folder
-            raise LoadError(f"{type(exc).__name__}: {exc}") from exc
-        for document in documents:
-            document.metadata["root"] = root
-        chunks = [chunk for document in documents for chunk in self.chunker.chunk(document)]
-        if not chunks:
-            raise LoadError("no text to index")
-        return len(documents), chunks
+            in_flight: deque[Future[_Read]] = deque()
+            for file_path, source in work:
+                in_flight.append(pool.submit(_read_in_worker, file_path, source))
+                if len(in_flight) >= IN_FLIGHT_PER_WORKER * workers:
+                    yield in_flight.popleft().result()
+            while in_flight:
+                yield in_flight.popleft().result()
+        finally:
+            pool.shutdown(cancel_futures=True)
+
+    def _chunk(self, read: _Read, root: str, report: IngestReport) -> _Loaded:
+        """Chunk a loaded file; a file without documents or chunks becomes a failure with its reason."""
+        entry = read.entry
+        chunks: list[Chunk] = []
+        if entry is not None and read.reason is None:
+            for document in read.documents:
+                document.metadata["root"] = root
+            chunks = [chunk for document in read.documents for chunk in self.chunker.chunk(document)]
+        if entry is None or not chunks:
+            reason = read.reason or "no text to index"
+            report.failed.append(Failed(read.source, reason))
+            if entry is not None:
+                entry.error = reason
+            return _Loaded(read.source, entry)
+        report.files_loaded += 1
+        report.documents += len(read.documents)
+        entry.chunk_ids = [chunk.id for chunk in chunks]
+        return _Loaded(read.source, entry, chunks)
 
     def _write(self, manifest: Manifest, root: str, batch: list[_Loaded], report: IngestReport) -> None:
         """Mark the batch pending, embed and upsert it, drop its stale chunks, then commit its rows."""
         if not batch:
             return
-        manifest.mark_pending(root, [item.source for item in batch])
+        with _timed(report.timings, "write"):
+            manifest.mark_pending(root, [item.source for item in batch])
         chunks = [chunk for item in batch for chunk in item.chunks]
-        if chunks:
-            self.store.upsert(chunks, self.embedder.embed_documents([chunk.text for chunk in chunks]))
-            report.chunks_written += len(chunks)
-        for item in batch:
-            report.chunks_removed += self._delete_chunks(root, item.source, keep={chunk.id for chunk in item.chunks})
-        manifest.commit(
-            root,
-            [item.entry for item in batch if item.entry is not None],
-            [item.source for item in batch if item.entry is None],
-        )
+        with _timed(report.timings, "embed"):
+            vectors = self.embedder.embed_documents([chunk.text for chunk in chunks]) if chunks else []
+        with _timed(report.timings, "write"):
+            if chunks:
+                self.store.upsert(chunks, vectors)
+                report.chunks_written += len(chunks)
+            for item in batch:
+                keep = {chunk.id for chunk in item.chunks}
+                report.chunks_removed += self._delete_chunks(root, item.source, keep=keep)
+            manifest.commit(
+                root,
+                [item.entry for item in batch if item.entry is not None],
+                [item.source for item in batch if item.entry is None],
+            )
 
     def _delete_chunks(self, root: str, source: str, keep: set[str] | None = None) -> int:
         """Delete a file's chunks, all of them or all but ``keep``; returns how many went.
@@ -393,6 +451,55 @@ class RAG:
     def stats(self) -> dict[str, Any]:
         """Chunk, document and file counts of the store."""
         return self.store.stats()
+
+
+def _by_extension(loaders: Iterable[Loader]) -> dict[str, Loader]:
+    return {ext: loader for loader in loaders for ext in loader.extensions}
+
+
+def _read(loaders: dict[str, Loader], file_path: Path, source: str) -> _Read:
+    """Stat, digest and load one file; any failure becomes a one-line reason, never an exception.
+
+    The digest is taken before loading: a file changed while it loads then
+    looks changed to the next ingest, never falsely unchanged.
+    """
+    try:
+        stat = file_path.stat()
+        digest = file_digest(file_path)
+    except OSError as exc:
+        return _Read(source, None, reason=f"cannot read file: {exc.strerror or exc}")
+    entry = Entry(source, stat.st_size, stat.st_mtime_ns, digest)
+    loader = loaders.get(file_path.suffix.lower())
+    if loader is None:
+        return _Read(source, entry, reason=f"unsupported file type {file_path.suffix or '(none)'!r}")
+    try:
+        return _Read(source, entry, loader.load(file_path, source))
+    except LoadError as exc:
+        return _Read(source, entry, reason=str(exc))
+    except Exception as exc:  # a loader bug must not abort a whole folder
+        return _Read(source, entry, reason=f"{type(exc).__name__}: {exc}")
+
+
+# A loading worker's loaders, built once by ``_start_worker``.
+_worker_loaders: dict[str, Loader] = {}
+
+
+def _start_worker(specs: list[tuple[type, StageConfig]]) -> None:
+    """Build a loading worker's loaders from the classes and configs its parent validated."""
+    _worker_loaders.update(_by_extension(cls(config) for cls, config in specs))
+    threading.Thread(target=_exit_with_parent, daemon=True).start()
+
+
+def _exit_with_parent() -> None:
+    """End this worker when its parent dies: a SIGKILLed ingest cannot stop its pool, whose workers would linger."""
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        parent.join()
+        os._exit(1)
+
+
+def _read_in_worker(file_path: Path, source: str) -> _Read:
+    return _read(_worker_loaders, file_path, source)
 
 
 def _build(kind: str, config: PipelineConfig, stage_configs: dict[str, Any], **dependencies: Any) -> Any:

@@ -136,6 +136,9 @@ class IngestReport:
     and ``failed``; ``removed`` lists files the store had that the folder no
     longer has. Paths are sources, relative to ``root``. A dry run loads no
     file, so a file it lists as added or updated may still fail for real.
+    ``timings`` splits ``seconds`` into ``plan`` (walk and compare with the
+    manifest), ``load`` (waiting for loaded files), ``chunk``, ``embed`` and
+    ``write`` (store and manifest), so a slow ingest says where it went.
     """
 
     root: str = ""
@@ -151,6 +154,7 @@ class IngestReport:
     removed: list[str] = field(default_factory=list)
     failed: list[Failed] = field(default_factory=list)
     seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -167,4 +171,5 @@ class IngestReport:
             "removed": self.removed,
             "failed": [{"path": f.path, "reason": f.reason} for f in self.failed],
             "seconds": round(self.seconds, 3),
+            "timings": {name: round(seconds, 3) for name, seconds in self.timings.items()},
         }

@@ -21,7 +21,15 @@ def test_default_yaml_spells_out_the_built_in_defaults(monkeypatch: pytest.Monke
     built_in = PipelineConfig()
     assert from_file.stage_configs() == built_in.stage_configs()
     assert from_file.loader_configs() == built_in.loader_configs()
-    assert from_file.loading.include == built_in.loading.include
+    assert from_file.loading.model_dump(exclude={"loaders"}) == built_in.loading.model_dump(exclude={"loaders"})
+
+
+def test_loading_workers_are_auto_a_count_or_none() -> None:
+    assert 1 <= PipelineConfig().loading.worker_count() <= 8
+    assert load_config({"loading": {"workers": 3}}).loading.worker_count() == 3
+    assert load_config({"loading": {"workers": 0}}).loading.worker_count() == 0
+    with pytest.raises(ConfigError, match="loading.workers"):
+        load_config({"loading": {"workers": -1}})
 
 
 def test_typo_in_stage_key_names_file_line_key_and_allowed(tmp_path: Path) -> None:

@@ -1,6 +1,8 @@
 """The pipeline over real stages: MiniLM, Chroma, pypdf, and the tiny test generator."""
 
 import json
+import logging
+import multiprocessing
 import os
 import shutil
 import subprocess
@@ -9,10 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from ragkit import registry
+from ragkit.config import StageConfig
+from ragkit.loaders.base import LoadError
+from ragkit.loaders.documents import make_document
 from ragkit.loaders.walker import walk
 from ragkit.manifest import Manifest, SettingsChangedError
-from ragkit.pipeline import MANIFEST, NO_ANSWER, RAG, _Progress
-from ragkit.types import IngestReport
+from ragkit.pipeline import MANIFEST, NO_ANSWER, RAG, _Progress, _read
+from ragkit.types import Document, IngestReport, content_hash
 
 from paths import SAMPLE_DOCS, SHARED
 
@@ -139,7 +145,7 @@ def test_a_file_gone_between_walk_and_load_fails_with_a_reason(tmp_path: Path) -
     report = IngestReport()
     [(path, source)] = [found for found in walk(folder, ["**/*"], []) if found[1] == "gone.md"]
     path.unlink()
-    loaded = rag._load_file(path, source, str(folder), report)
+    loaded = rag._chunk(_read(rag._by_extension, path, source), str(folder), report)
     assert loaded.entry is None and loaded.chunks == []
     assert [(f.path, f.reason) for f in report.failed] == [("gone.md", "cannot read file: No such file or directory")]
 
@@ -396,3 +402,108 @@ def test_progress_is_a_bar_with_chunks_or_nothing(capsys: pytest.CaptureFixture[
         bar.close()
         err = capsys.readouterr().err
         assert ("2/2" in err and "chunks=7" in err) if mode else err == ""
+
+
+# loading in a process pool ----------------------------------------------------
+
+
+def _ingest_state(rag: RAG, folder: Path) -> tuple[IngestReport, list[str], dict[str, list[str]]]:
+    """The report, the store's ids and the manifest's ids per source after ingesting ``folder``."""
+    report = rag.ingest(folder, progress=False)
+    with Manifest(rag.store.sidecar(MANIFEST), readonly=True) as manifest:
+        rows = {source: entry.chunk_ids for source, entry in manifest.entries(str(folder)).items()}
+    return report, sorted(rag.store.ids()), rows
+
+
+def test_pool_loading_writes_the_chunks_of_in_process_loading(tmp_path: Path) -> None:
+    pooled, pooled_ids, pooled_rows = _ingest_state(_rag(tmp_path / "pool", loading={"workers": 2}), SAMPLE_DOCS)
+    local, local_ids, local_rows = _ingest_state(_rag(tmp_path / "local", loading={"workers": 0}), SAMPLE_DOCS)
+    assert pooled.failed == [] and pooled.files_loaded == pooled.files_seen
+    assert pooled.added == local.added  # the same order: files are consumed in walk order
+    assert pooled_ids == local_ids and len(pooled_ids) == pooled.chunks_written
+    assert pooled_rows == local_rows  # same chunk ids per file, in the same order
+    assert (pooled.documents, pooled.chunks_written) == (local.documents, local.chunks_written)
+
+
+def test_timings_say_where_an_ingest_went(tmp_path: Path) -> None:
+    folder = _write(tmp_path / "docs", {"a.md": "A: the Osprey.", "b.txt": "B: the Heron."})
+    rag = _rag(tmp_path / "store", loading={"workers": 0})
+    report = rag.ingest(folder, progress=False)
+    assert set(report.timings) == {"plan", "load", "chunk", "embed", "write"}
+    assert all(seconds > 0 for seconds in report.timings.values())
+    assert sum(report.timings.values()) <= report.seconds
+    assert report.to_dict()["timings"].keys() == report.timings.keys()
+    again = rag.ingest(folder, progress=False)  # nothing to load: only the plan and the (empty) refresh
+    assert set(again.timings) == {"plan", "write"}
+
+
+class ExplodingLoader:
+    """``.boom`` files: a LoadError for the ones named ``refuse*``, a loader bug (any exception) for the rest."""
+
+    extensions = (".boom",)
+
+    class Config(StageConfig):
+        pass
+
+    def __init__(self, config: Config | None = None):
+        self.config = config or self.Config()
+
+    def load(self, path: Path, source: str) -> list[Document]:
+        if path.name.startswith("refuse"):
+            raise LoadError("refused: not a real boom file")
+        raise ValueError(f"bad boom in {path.name}")
+
+
+class DyingLoader(ExplodingLoader):
+    """``.die`` files kill the loading worker that reads them, as a segfault or the OOM killer would.
+
+    In the main process they load fine.
+    """
+
+    extensions = (".die",)
+
+    def load(self, path: Path, source: str) -> list[Document]:
+        if multiprocessing.parent_process() is not None:
+            os._exit(1)
+        text = path.read_text()
+        return [make_document(text, source=source, file_type="die", doc_hash=content_hash(text), title=None)]
+
+
+LoadingSection = dict[str, list[dict[str, str]]]
+
+
+@pytest.fixture()
+def test_loaders(monkeypatch: pytest.MonkeyPatch) -> LoadingSection:
+    """A ``loading`` section with the text and markdown loaders plus ``boom`` and ``die``, registered for this test only."""
+    monkeypatch.setitem(registry._registered["loader"], "boom", ExplodingLoader)
+    monkeypatch.setitem(registry._registered["loader"], "die", DyingLoader)
+    return {"loaders": [{"type": name} for name in ("text", "markdown", "boom", "die")]}
+
+
+def test_loader_failures_in_a_worker_read_as_in_process(tmp_path: Path, test_loaders: LoadingSection) -> None:
+    folder = _write(tmp_path / "docs", {"a.boom": "x", "good.md": "Good: the Osprey.", "refuse.boom": "x", "z.boom": "x"})
+    (folder / "empty.txt").write_bytes(b"")
+    failed = {}
+    for workers in (2, 0):
+        rag = _rag(tmp_path / f"store-{workers}", loading={**test_loaders, "workers": workers})
+        report = rag.ingest(folder, progress=False)
+        assert report.added == ["good.md"]
+        failed[workers] = [(f.path, f.reason) for f in report.failed]
+    assert failed[2] == failed[0] == [
+        ("a.boom", "ValueError: bad boom in a.boom"),
+        ("empty.txt", "empty file"),
+        ("refuse.boom", "refused: not a real boom file"),
+        ("z.boom", "ValueError: bad boom in z.boom"),
+    ]
+
+
+def test_a_dead_worker_costs_no_file(tmp_path: Path, test_loaders: LoadingSection, caplog: pytest.LogCaptureFixture) -> None:
+    files = {f"{n:02d}.{'die' if n % 3 == 1 else 'md'}": f"File {n}: the {n}th Osprey." for n in range(9)}
+    folder = _write(tmp_path / "docs", files)
+    rag = _rag(tmp_path / "store", loading={**test_loaders, "workers": 2})
+    with caplog.at_level(logging.WARNING, logger="ragkit.pipeline"):
+        report, ids, rows = _ingest_state(rag, folder)
+    assert any("a loading worker died" in record.getMessage() for record in caplog.records)
+    assert report.failed == [] and report.added == sorted(files)
+    local, local_ids, local_rows = _ingest_state(_rag(tmp_path / "local", loading={**test_loaders, "workers": 0}), folder)
+    assert (ids, rows) == (local_ids, local_rows)
