@@ -25,7 +25,8 @@ def test_default_yaml_spells_out_the_built_in_defaults(monkeypatch: pytest.Monke
 
 
 def test_loading_workers_are_auto_a_count_or_none() -> None:
-    assert 1 <= PipelineConfig().loading.worker_count() <= 8
+    assert PipelineConfig().loading.worker_count() == 0
+    assert 1 <= load_config({"loading": {"workers": "auto"}}).loading.worker_count() <= 8
     assert load_config({"loading": {"workers": 3}}).loading.worker_count() == 3
     assert load_config({"loading": {"workers": 0}}).loading.worker_count() == 0
     with pytest.raises(ConfigError, match="loading.workers"):

@@ -65,7 +65,8 @@ class SentenceTransformerEmbedder:
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         if not texts:
             return []
-        encoded = self.model.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        # Counting may see texts longer than the model takes: that is the point, not a warning.
+        encoded = self.model.tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]
         return [len(ids) for ids in encoded]
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
