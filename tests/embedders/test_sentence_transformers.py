@@ -51,18 +51,11 @@ def test_batches_respect_the_token_budget_and_row_limit() -> None:
 def test_out_of_memory_halves_the_batch(minilm: SentenceTransformerEmbedder, monkeypatch, caplog) -> None:
     import logging
 
-    import torch
+    from oom import failing_above
 
     texts = [f"sentence {i} about chunking and embeddings" for i in range(8)]
     expected = minilm.embed_documents(texts)
-    real_forward = minilm._forward
-
-    def forward_with_small_memory(batch_ids):
-        if len(batch_ids) > 2:
-            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
-        return real_forward(batch_ids)
-
-    monkeypatch.setattr(minilm, "_forward", forward_with_small_memory)
+    monkeypatch.setattr(minilm, "_forward", failing_above(2, minilm._forward))
     with caplog.at_level(logging.WARNING):
         np.testing.assert_allclose(minilm.embed_documents(texts), expected, atol=1e-5)
     assert "embedding: out of GPU memory with a batch of 8" in caplog.text

@@ -67,17 +67,10 @@ def test_static_cache_path_is_reused_and_matches_dynamic(tiny_generator: Transfo
 def test_out_of_memory_halves_the_generation_batch(tiny_generator: TransformersGenerator, monkeypatch, caplog) -> None:
     import logging
 
-    import torch
+    from oom import failing_above
 
     expected = tiny_generator.generate_batch(QUESTIONS)
-    real_group = tiny_generator._generate_group
-
-    def group_with_small_memory(prompts):
-        if len(prompts) > 1:
-            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
-        return real_group(prompts)
-
-    monkeypatch.setattr(tiny_generator, "_generate_group", group_with_small_memory)
+    monkeypatch.setattr(tiny_generator, "_generate_group", failing_above(1, tiny_generator._generate_group))
     with caplog.at_level(logging.WARNING):
         assert tiny_generator.generate_batch(QUESTIONS) == expected
     assert "generation: out of GPU memory with a batch of 3" in caplog.text
