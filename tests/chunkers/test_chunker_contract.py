@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from chunkers.chunk_helpers import check_chunks, chinese_text, english_text
+from chunkers.chunk_helpers import check_chunks, chinese_text, english_text, shared
 from pydantic import ValidationError
 
 from ragkit import registry
@@ -34,6 +34,17 @@ def test_pipeline_config_builds_the_chunker(
     chunker = registry.get("chunker", name)(config.stage_configs()["chunker"], counter=minilm_counter)
     assert isinstance(chunker, Chunker) and type(chunker) is chunker_class
     assert type(chunker).Config().model_dump() == {"size": 200, "overlap": 30, "unit": "tokens"}
+
+
+@pytest.mark.parametrize("seed", [4, 21])
+def test_no_overlap_means_no_shared_text(
+    minilm_counter: TokenCounter, chunker_class: type[SpanChunker], seed: int
+) -> None:
+    document = Document(english_text(40, seed=seed), {"source": "a.md"})
+    for size in (80, 120):
+        chunks = chunker_class(chunker_class.Config(size=size, overlap=0), counter=minilm_counter).chunk(document)
+        check_chunks(document, chunks, minilm_counter, max_tokens=size)
+        assert not any(shared(chunks, document))
 
 
 def test_overlap_must_be_smaller_than_size(chunker_class: type[SpanChunker]) -> None:

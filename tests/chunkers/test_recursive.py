@@ -69,13 +69,6 @@ def test_overlap_repeats_the_end_of_the_previous_chunk(minilm_counter: TokenCoun
         assert minilm_counter.count_tokens([text])[0] <= 20
 
 
-def test_no_overlap_means_no_shared_text(minilm_counter: TokenCounter) -> None:
-    document = Document(english_text(40, seed=4), {"source": "a.md"})
-    chunks = make(minilm_counter, size=80, overlap=0).chunk(document)
-    check_chunks(document, chunks, minilm_counter, max_tokens=80)
-    assert not any(shared(chunks, document))
-
-
 def test_overlap_in_characters(minilm_counter: TokenCounter) -> None:
     document = Document(english_text(40, seed=5), {"source": "a.md"})
     chunks = make(minilm_counter, size=400, overlap=60, unit="characters").chunk(document)

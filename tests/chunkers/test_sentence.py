@@ -50,13 +50,6 @@ def test_overlap_is_whole_trailing_sentences(minilm_counter: TokenCounter) -> No
             assert minilm_counter.count_tokens([text])[0] <= 40
 
 
-def test_no_overlap_means_no_shared_text(minilm_counter: TokenCounter) -> None:
-    document = Document(english_text(40, seed=21), {"source": "a.md"})
-    chunks = make(minilm_counter, size=120, overlap=0).chunk(document)
-    check_chunks(document, chunks, minilm_counter, max_tokens=120)
-    assert not any(shared(chunks, document))
-
-
 def test_a_line_break_does_not_end_a_sentence(minilm_counter: TokenCounter) -> None:
     text = "This sentence was wrapped\nby a PDF extractor. Here is the next one."
     document = Document(text, {"source": "a.pdf"})
