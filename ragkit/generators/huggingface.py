@@ -158,7 +158,7 @@ class TransformersGenerator:
             started = time.perf_counter()
             resolved = models.resolve(self.config.model)
             device = resolve_device(self.config.device)
-            dtype = resolve_dtype(self.config.dtype, device, cpu_bfloat16=True)
+            dtype = resolve_dtype(self.config.dtype, device)
             tokenizer, model = _load_model(resolved, dtype)
             tokenizer.padding_side = "left"
             if tokenizer.pad_token_id is None:
