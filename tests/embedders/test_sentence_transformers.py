@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from ragkit.embedders.sentence_transformers import SentenceTransformerEmbedder
 
@@ -59,3 +60,57 @@ def test_out_of_memory_halves_the_batch(minilm: SentenceTransformerEmbedder, mon
     with caplog.at_level(logging.WARNING):
         np.testing.assert_allclose(minilm.embed_documents(texts), expected, atol=1e-5)
     assert "embedding: out of GPU memory with a batch of 8" in caplog.text
+
+
+def test_models_without_prompts_embed_as_sentence_transformers_does(minilm: SentenceTransformerEmbedder) -> None:
+    texts = ["How large is the vocabulary?", "向量检索比较的是语义", "a longer passage about chunk sizes " * 6]
+    model = minilm.model
+    np.testing.assert_allclose(minilm.embed_queries(texts), model.encode_query(texts, normalize_embeddings=True), atol=2e-3)
+    np.testing.assert_allclose(minilm.embed_documents(texts), model.encode_document(texts, normalize_embeddings=True), atol=2e-3)
+
+
+def test_bert_models_may_run_in_float16_on_a_gpu() -> None:
+    from ragkit import models
+    from ragkit.embedders.sentence_transformers import _overflows_float16
+
+    assert not _overflows_float16(models.resolve("all-MiniLM-L6-v2").location)
+
+
+@pytest.mark.models
+@pytest.mark.multilingual
+class TestEmbeddingGemma:
+    """The multilingual model: its own query and document prompts, a 2048-token limit, bfloat16 where float16 would overflow."""
+
+    def test_queries_and_documents_get_the_model_prompts(self, gemma: SentenceTransformerEmbedder) -> None:
+        texts = ["星河-3 嵌入模型的向量维度是多少？", "The Heron serving stack allows 48 sequences per GPU.", "短"]
+        model = gemma.model
+        queries, documents = gemma.embed_queries(texts), gemma.embed_documents(texts)
+        # bf16 on this CPU: sentence-transformers batches differently, which moves the last bits
+        np.testing.assert_allclose(queries, model.encode_query(texts, normalize_embeddings=True), atol=3e-3)
+        np.testing.assert_allclose(documents, model.encode_document(texts, normalize_embeddings=True), atol=3e-3)
+        assert np.all(np.sum(queries * documents, axis=1) < 0.98)  # the prompts make the two sides differ
+
+    def test_a_chunk_at_the_limit_still_fits_with_the_document_prompt(self, gemma: SentenceTransformerEmbedder) -> None:
+        model = gemma.model
+        words = gemma.max_tokens
+        while gemma.count_tokens([" ".join(["retrieval"] * words)])[0] > gemma.max_tokens:
+            words -= 1
+        text = " ".join(["retrieval"] * words)
+        prompted = model.tokenizer(model.prompts["document"] + text)["input_ids"]
+        assert gemma.max_tokens > 2000 and len(prompted) <= model.max_seq_length
+
+    def test_a_chinese_question_finds_the_english_passage_and_back(self, gemma: SentenceTransformerEmbedder) -> None:
+        passages = gemma.embed_documents([
+            "The Heron serving stack allows at most 48 concurrent sequences per GPU.",
+            "团队使用的中文重排序模型叫作“松针”。",
+            "Bananas are a yellow fruit rich in potassium.",
+        ])
+        questions = gemma.embed_queries(["Heron 服务栈每块 GPU 最多允许多少个并发序列？", "What is the team's Chinese reranking model called?"])
+        scores = questions @ passages.T
+        assert scores[0].argmax() == 0 and scores[1].argmax() == 1
+
+    def test_never_float16(self, gemma: SentenceTransformerEmbedder) -> None:
+        from ragkit import models
+        from ragkit.embedders.sentence_transformers import _overflows_float16
+
+        assert _overflows_float16(models.resolve("embeddinggemma-300m").location)
