@@ -42,6 +42,7 @@ def main() -> None:
     parser.add_argument("folder", nargs="?", type=Path, help="folder to ingest (default: the shared corpus sample)")
     parser.add_argument("--full-corpus", action="store_true", help="without FOLDER: the whole shared corpus")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument("--no-pool", action="store_true", help="skip the second full ingest with the loading pool")
     args = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="ragkit-ingest-bench-"))
@@ -61,10 +62,12 @@ def main() -> None:
             with open(path, "a", encoding="utf-8") as handle:
                 handle.write("\nTouched by benchmarks/ingest.py.\n")
         results["touched"] = _measure(f"re-ingest, {math.ceil(len(files) * TOUCHED)} files touched", rag, folder)
-        pool = _warm(scratch / "store-pool", {"loading": {"workers": "auto"}})
-        results["workers"] = pool.config.loading.worker_count()
-        results["full_pool"] = _measure("full ingest, workers: auto (loading pool)", pool, folder)
-        results["pool_speedup"] = full["seconds"] / results["full_pool"]["seconds"]
+        results["workers"] = 0
+        if not args.no_pool:
+            pool = _warm(scratch / "store-pool", {"loading": {"workers": "auto"}})
+            results["workers"] = pool.config.loading.worker_count()
+            results["full_pool"] = _measure("full ingest, workers: auto (loading pool)", pool, folder)
+            results["pool_speedup"] = full["seconds"] / results["full_pool"]["seconds"]
         _print_table(results)
         if args.json:
             args.json.write_text(json.dumps(results, indent=2))
@@ -120,6 +123,8 @@ def _print_table(results: dict[str, Any]) -> None:
     print("| ingest | s | files/s | PDF pages/s | chunks/s | peak RSS MB | plan | load | chunk | embed | write |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for key in ("full", "unchanged", "touched", "full_pool"):
+        if key not in results:
+            continue
         row = results[key]
         seconds = row["seconds"]
         timings = [f"{row['timings'].get(part, 0.0):.2f}" for part in ("plan", "load", "chunk", "embed", "write")]
@@ -129,7 +134,8 @@ def _print_table(results: dict[str, Any]) -> None:
             + " | ".join(timings) + " |"
         )
     print(f"\nno-change re-ingest / full ingest: {results['unchanged']['ratio_to_full']:.3%} (target < 2%)")
-    print(f"pool speedup over workers: 0: {results['pool_speedup']:.2f}x")
+    if "pool_speedup" in results:
+        print(f"pool speedup over workers: 0: {results['pool_speedup']:.2f}x")
 
 
 def _progress(message: str) -> None:

@@ -18,6 +18,8 @@ DEFAULT_PIPELINE_HELP = "pipeline YAML file (default: built-in defaults, the sam
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _quiet_libraries()
+    if args.quiet or args.json:
+        os.environ["TQDM_DISABLE"] = "1"  # every bar, the embedder's and the libraries' too
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,
         format="ragkit: %(message)s",

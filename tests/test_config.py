@@ -24,6 +24,12 @@ def test_default_yaml_spells_out_the_built_in_defaults(monkeypatch: pytest.Monke
     assert from_file.loading.model_dump(exclude={"loaders"}) == built_in.loading.model_dump(exclude={"loaders"})
 
 
+def test_ragkit_store_moves_the_store_with_or_without_a_pipeline_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAGKIT_STORE", "/data/elsewhere")
+    from_file = load_yaml(REPO / "pipelines" / "default.yaml")
+    assert from_file.stage_configs()["store"].path == PipelineConfig().stage_configs()["store"].path == "/data/elsewhere"
+
+
 def test_loading_workers_are_auto_a_count_or_none() -> None:
     assert PipelineConfig().loading.worker_count() == 0
     assert 1 <= load_config({"loading": {"workers": "auto"}}).loading.worker_count() <= 8

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
@@ -109,8 +110,9 @@ class SentenceTransformerEmbedder:
         token_ids = model.tokenizer(prompted, truncation=True, max_length=model.max_seq_length)["input_ids"]
         order = sorted(range(len(texts)), key=lambda index: len(token_ids[index]), reverse=True)
         output = torch.empty((len(texts), dimension), dtype=torch.float32)
-        show = self.config.show_progress and len(texts) >= PROGRESS_THRESHOLD
-        with torch.inference_mode(), tqdm(total=len(texts), desc="embedding", unit="chunk", disable=not show) as bar:
+        # A bar only on a terminal (None), so logs stay clean; TQDM_DISABLE is how `--quiet` silences every bar.
+        show = self.config.show_progress and len(texts) >= PROGRESS_THRESHOLD and not os.environ.get("TQDM_DISABLE")
+        with torch.inference_mode(), tqdm(total=len(texts), desc="embedding", unit="chunk", disable=None if show else True) as bar:
             for rows in _batches(order, token_ids, self.config.batch_size, self._max_batch_tokens):
                 vectors = halving_on_oom(lambda part: self._forward([token_ids[i] for i in part]), rows, "embedding")
                 output[torch.as_tensor(rows)] = vectors

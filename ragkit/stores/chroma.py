@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import Field
 
 from ragkit.config import StageConfig
 from ragkit.stores.base import Where
@@ -24,7 +26,9 @@ class ChromaStore:
     """
 
     class Config(StageConfig):
-        path: str = ".ragkit/store"
+        # The same default as pipelines/default.yaml's ${RAGKIT_STORE:-.ragkit/store}, so the
+        # environment variable works with or without a pipeline file.
+        path: str = Field(default_factory=lambda: os.environ.get("RAGKIT_STORE") or ".ragkit/store")
         collection: str = "ragkit"
 
     def __init__(self, config: Config):
