@@ -81,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     model_commands = models_parser.add_subparsers(dest="models_command", required=True)
     listing = model_commands.add_parser("list", parents=[output, as_json], help="every model alias: installed or not, and where")
     listing.set_defaults(handler=_models_list)
-    install = model_commands.add_parser("install", parents=[output], help="download, check and install models")
+    install = model_commands.add_parser("install", parents=[output, as_json], help="download, check and install models")
     install.add_argument(
         "name", nargs="+",
         help="a model alias, or a group: multilingual (EmbeddingGemma-300m, about 1.2 GB), "
@@ -212,9 +212,12 @@ def _models_list(args: argparse.Namespace) -> int:
 def _models_install(args: argparse.Namespace) -> int:
     from ragkit.installer import install
 
-    for name in args.name:
-        for line in install(name, wheels=args.wheels, progress=False if args.quiet else None):
-            print(line)
+    progress = False if args.quiet or args.json else None
+    done = [line for name in args.name for line in install(name, wheels=args.wheels, progress=progress)]
+    if args.json:
+        _print_json(done)
+    else:
+        print("\n".join(done))
     return 0
 
 

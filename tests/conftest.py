@@ -33,15 +33,21 @@ def tiny_generator():
 
 
 @pytest.fixture(scope="session")
-def gemma():
-    """EmbeddingGemma-300m, loaded once; its tests are skipped, saying how to install it, where it is missing."""
+def gemma_installed() -> None:
+    """Skips, naming the install command, where EmbeddingGemma-300m is not installed."""
     from ragkit import models
-    from ragkit.embedders.sentence_transformers import SentenceTransformerEmbedder
 
     try:
         models.resolve("embeddinggemma-300m")
     except models.ModelNotAvailableError as exc:
         pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="session")
+def gemma(gemma_installed: None):
+    """EmbeddingGemma-300m, loaded once."""
+    from ragkit.embedders.sentence_transformers import SentenceTransformerEmbedder
+
     embedder = SentenceTransformerEmbedder(SentenceTransformerEmbedder.Config(model="embeddinggemma-300m", show_progress=False))
     embedder.embed_queries(["warm up"])
     return embedder

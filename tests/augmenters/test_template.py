@@ -75,3 +75,13 @@ def test_braces_in_passages_and_question_are_kept_verbatim(counter) -> None:
     prompt = TemplateAugmenter(TemplateAugmenter.Config(), counter=counter).build("what is {x}?", [hit])
     assert "use {question} and {context} literally" in prompt.messages[1]["content"]
     assert "Question: what is {x}?" in prompt.messages[1]["content"]
+
+
+def test_chinese_questions_are_asked_for_a_chinese_sentence(counter) -> None:
+    augmenter = TemplateAugmenter(TemplateAugmenter.Config(), counter=counter)
+    chinese = augmenter.build("星河-3 的向量维度是多少？", _hits(1)).messages[1]["content"]
+    assert chinese.endswith("Question: 星河-3 的向量维度是多少？\n请用一句完整的中文句子回答。\nAnswer:")
+    for other in ("What is it?", "ベクトルの次元は何ですか？", "埋め込みモデルの次元数は？"):
+        assert augmenter.build(other, _hits(1)).messages[1]["content"].endswith(f"Question: {other}\nAnswer:")
+    custom = TemplateAugmenter(TemplateAugmenter.Config(template="{context}\n{question}"), counter=counter)
+    assert custom.build("维度是多少？", _hits(1)).messages[1]["content"].endswith("\n维度是多少？")  # no slot, no hint
