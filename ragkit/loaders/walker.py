@@ -108,10 +108,8 @@ def _link_not_followed(link: Path, root: Path) -> str:
     target = printable(os.readlink(link))
     try:
         resolved = link.resolve(strict=True)
-    except RuntimeError:  # Python 3.11 reports a link loop this way
-        return f"symbolic link loop (to {target}, which leads back to it)"
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
+    except (OSError, RuntimeError) as exc:  # Python 3.11 reports a link loop as RuntimeError, later ones as ELOOP
+        if isinstance(exc, RuntimeError) or exc.errno == errno.ELOOP:
             return f"symbolic link loop (to {target}, which leads back to it)"
         return f"broken symbolic link (its target {target} does not exist)"
     real_root = root.resolve()
@@ -120,7 +118,6 @@ def _link_not_followed(link: Path, root: Path) -> str:
     if not resolved.is_relative_to(real_root):
         return f"symbolic link to {printable(str(resolved))}, outside the ingested folder; {NOT_FOLLOWED}"
     return f"symbolic link to {printable(resolved.relative_to(real_root).as_posix())}; {NOT_FOLLOWED}"
-
 
 
 def _listing(folder: Path, prefix: str) -> Iterator[tuple[os.DirEntry[str], str]]:
