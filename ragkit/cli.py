@@ -102,12 +102,14 @@ def _ingest(args: argparse.Namespace) -> int:
         return 0
     for report in reports:
         _print_ingest_report(report)
-    failed = [(report.root, failure) for report in reports for failure in report.failed]
-    if failed:  # the summary users look for at the end of a long run
-        print(f"\nfailed ({len(failed)}):")
-        for root, failure in failed:
-            path = failure.path if len(reports) == 1 else f"{root}/{failure.path}"
-            print(f"  {path}: {failure.reason}")
+    # the summary users look for at the end of a long run, failures last
+    for kind in ("skipped", "failed"):
+        listed = [(report.root, item) for report in reports for item in getattr(report, kind)]
+        if listed:
+            print(f"\n{kind} ({len(listed)}):")
+            for root, item in listed:
+                path = item.path if len(reports) == 1 else f"{root}/{item.path}"
+                print(f"  {path}: {item.reason}")
     return 0
 
 
@@ -115,6 +117,7 @@ def _print_ingest_report(report: IngestReport) -> None:
     counts = (
         f"{len(report.added)} added, {len(report.updated)} updated, {len(report.unchanged)} unchanged, "
         f"{len(report.removed)} removed, {len(report.failed)} failed"
+        + (f", {len(report.skipped)} skipped" if report.skipped else "")
     )
     if report.dry_run:
         print(f"dry run, nothing written: {report.root} would have {counts}")

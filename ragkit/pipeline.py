@@ -35,7 +35,7 @@ from ragkit.loaders.walker import printable, walk
 from ragkit.manifest import Entry, Manifest, SettingsChangedError, exclusive, file_digest
 from ragkit.retrievers.base import Retriever
 from ragkit.stores.base import VectorStore, Where
-from ragkit.types import Answer, Chunk, Document, Failed, Hit, IngestReport, content_hash
+from ragkit.types import Answer, Chunk, Document, Failed, Hit, IngestReport, Skipped, content_hash
 
 log = logging.getLogger(__name__)
 
@@ -186,19 +186,22 @@ class RAG:
         started = time.perf_counter()
         target = Path(os.path.abspath(path))  # "docs/../docs" and "docs" are one root
         loading = self.config.loading
-        files = list(walk(target, loading.include, loading.exclude, loading.follow_symlinks))
+        skipped: list[Skipped] = []
+        files = list(walk(target, loading.include, loading.exclude, loading.follow_symlinks, skipped))
         folder = target.is_dir()
         root = printable(str(target if folder else target.parent))
-        report = IngestReport(root=root, dry_run=dry_run, files_seen=len(files))
+        report = IngestReport(root=root, dry_run=dry_run, files_seen=len(files), skipped=skipped)
+        for link in skipped:
+            log.info("skipped %s: %s", link.path, link.reason)
         if dry_run:
             with Manifest(self.store.sidecar(MANIFEST), readonly=True) as manifest:
-                self._check_fingerprint(manifest, rebuild)
-                plan = self._plan(manifest if not rebuild else None, root, files, folder, prune, report)
+                drop = self._must_drop(manifest, rebuild)
+                plan = self._plan(None if drop else manifest, root, files, folder, prune, report)
             report.added = [source for _, source, is_new in plan.work if is_new]
             report.updated = [source for _, source, is_new in plan.work if not is_new]
         else:
             with exclusive(self.store.sidecar(LOCK)), Manifest(self.store.sidecar(MANIFEST)) as manifest:
-                if self._check_fingerprint(manifest, rebuild):
+                if self._must_drop(manifest, rebuild):
                     self._drop_all(manifest, report)
                 with _timed(report.timings, "plan"):
                     plan = self._plan(manifest, root, files, folder, prune, report)
@@ -217,8 +220,15 @@ class RAG:
         }
         return content_hash(json.dumps(settings, sort_keys=True))
 
-    def _check_fingerprint(self, manifest: Manifest, rebuild: bool) -> bool:
-        """Whether the store must be dropped first; refuses a store built with other settings."""
+    def _must_drop(self, manifest: Manifest, rebuild: bool) -> bool:
+        """Whether the store must be dropped and filled again; refuses a store built with other settings.
+
+        Dropped: a store without a manifest (or a half-dropped one), a rebuild,
+        and a store that is empty while its manifest lists chunks. That last one
+        happens when the store lives elsewhere (a Chroma server whose data was
+        wiped, or another server at the same address): trusting the manifest
+        would skip every file as unchanged and leave the store empty.
+        """
         stored = manifest.fingerprint()
         if stored is None or rebuild:
             return True
@@ -228,6 +238,13 @@ class RAG:
                 "loader settings; rebuild it with `ragkit ingest --rebuild PATH` (Python: "
                 "rag.ingest(path, rebuild=True)), which drops all its chunks and ingests PATH again"
             )
+        if manifest.lists_chunks() and self.store.count() == 0:
+            log.warning(
+                "the store is empty but its manifest (%s) lists chunks: its data was deleted, or it is another "
+                "store; ingesting everything again",
+                manifest.path,
+            )
+            return True
         return False
 
     def _drop_all(self, manifest: Manifest, report: IngestReport) -> None:

@@ -129,12 +129,21 @@ class Failed:
 
 
 @dataclass
+class Skipped:
+    """A path the walk left alone on purpose (a symbolic link not followed, or one that leads nowhere), and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass
 class IngestReport:
     """What one ``RAG.ingest`` call did (or, for a dry run, would do) to one root.
 
     Every file seen lands in exactly one of ``added``, ``updated``, ``unchanged``
     and ``failed``; ``removed`` lists files the store had that the folder no
-    longer has. Paths are sources, relative to ``root``. A dry run loads no
+    longer has. ``skipped`` lists the symbolic links the walk did not follow
+    (they are not files seen). Paths are sources, relative to ``root``. A dry run loads no
     file, so a file it lists as added or updated may still fail for real.
     ``timings`` splits ``seconds`` into ``plan`` (walk and compare with the
     manifest), ``load`` (waiting for loaded files), ``chunk``, ``embed`` and
@@ -153,6 +162,7 @@ class IngestReport:
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     failed: list[Failed] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -170,6 +180,7 @@ class IngestReport:
             "unchanged": self.unchanged,
             "removed": self.removed,
             "failed": [{"path": f.path, "reason": f.reason} for f in self.failed],
+            "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
             "seconds": round(self.seconds, 3),
             "timings": {name: round(seconds, 3) for name, seconds in self.timings.items()},
         }

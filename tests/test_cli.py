@@ -43,10 +43,15 @@ def test_ingest_human_output(tmp_path: Path, tiny_pipeline: Path) -> None:
     folder.mkdir()
     (folder / "a.md").write_text("# A\n\nSome text about Ospreys.\n")
     (folder / "b.txt").write_bytes(b"")
+    (tmp_path / "elsewhere.md").write_text("Not in the folder.")
+    (folder / "link.md").symlink_to(tmp_path / "elsewhere.md")
     result = _run("ingest", str(folder), "-p", str(tiny_pipeline), store=tmp_path / "s")
     assert result.returncode == 0, result.stderr
-    assert f"{folder}: 1 added, 0 updated, 0 unchanged, 0 removed, 1 failed (2 files seen)" in result.stdout
-    assert result.stdout.endswith("failed (1):\n  b.txt: empty file\n")
+    assert f"{folder}: 1 added, 0 updated, 0 unchanged, 0 removed, 1 failed, 1 skipped (2 files seen)" in result.stdout
+    assert result.stdout.endswith(
+        f"skipped (1):\n  link.md: symbolic link to {tmp_path / 'elsewhere.md'}, outside the ingested folder; "
+        "not followed (loading.follow_symlinks is false)\n\nfailed (1):\n  b.txt: empty file\n"
+    )
     assert "ragkit: ingesting: 2/2 files, 1 chunks" in result.stderr  # no terminal: a log line, not a bar
 
 

@@ -127,9 +127,14 @@ def test_bad_inputs_are_ingested_or_failed_with_reasons(tmp_path: Path) -> None:
         assert words in reasons.pop(path)
     assert reasons == {}
     assert all(failed.reason and "\n" not in failed.reason for failed in report.failed)
-    # symlinks are not followed: no loop, nothing from outside the folder
+    # symlinks are not followed: no loop, nothing from outside the folder; each is reported with its reason
     texts = rag.store.collection.get(include=["documents"])["documents"]
     assert not any("secret outside" in text for text in texts)
+    skipped = {link.path: link.reason for link in report.skipped}
+    assert sorted(skipped) == ["dangling.txt", "loop", "outside-dir", "outside.md"]
+    assert "a loop" in skipped["loop"] and "broken" in skipped["dangling.txt"]
+    assert "outside the ingested folder" in skipped["outside.md"] and "outside the ingested folder" in skipped["outside-dir"]
+    assert report.to_dict()["skipped"] == [{"path": link.path, "reason": link.reason} for link in report.skipped]
     by_source = {hit.source: hit.text for hit in rag.retrieve("Plover Heron Kestrel", k=50)}
     assert "Kestrel" in by_source["caf\\xe9.txt"] and "Heron" in by_source["broken.html"]
     huge = rag.store.ids({"source": "huge.txt"})

@@ -13,6 +13,14 @@ from ragkit.types import Chunk, Hit
 Where = dict[str, Any]
 
 
+class StoreUnavailableError(RuntimeError):
+    """The store's server cannot be reached or refuses ragkit; the message names the address and the fix.
+
+    Raised by any store call. An ingest it interrupts resumes where it stopped
+    when run again, like one that was killed.
+    """
+
+
 @runtime_checkable
 class VectorStore(Protocol):
     """Chunks are keyed by ``Chunk.id``, so writing the same chunk twice keeps one copy.
@@ -40,6 +48,8 @@ class VectorStore(Protocol):
     def sidecar(self, name: str) -> Path:
         """Where the pipeline keeps its file ``name`` (ingest manifest, lock) for this collection.
 
-        Next to the store's own data, so that it moves and is deleted with it.
+        A local path: next to the store's own data where that is on this
+        machine, so that it moves and is deleted with it; a store on a server
+        keeps it in a local folder of its own.
         """
         ...
