@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +10,7 @@ import numpy as np
 
 from ragkit.config import StageConfig
 from ragkit.stores.base import Where
-from ragkit.types import Chunk, Hit
+from ragkit.types import Chunk, Hit, stored_metadata
 
 # Chroma's documentation recommends writes of a few hundred records at a time.
 WRITE_BATCH = 256
@@ -56,7 +56,7 @@ class ChromaStore:
                 ids=[chunk.id for chunk in batch],
                 embeddings=np.asarray(vectors[start : start + WRITE_BATCH], dtype=np.float32),
                 documents=[chunk.text for chunk in batch],
-                metadatas=[_clean(chunk.metadata) for chunk in batch],
+                metadatas=[stored_metadata(chunk.metadata) for chunk in batch],  # Chroma takes scalars only
             )
 
     def ids(self, where: Where | None = None) -> list[str]:
@@ -89,6 +89,19 @@ class ChromaStore:
     def count(self) -> int:
         return int(self.collection.count())
 
+    def scan(self, batch_size: int = 1000) -> Iterator[tuple[list[str], list[Chunk]]]:
+        for offset in range(0, self.count(), batch_size):
+            page = self.collection.get(limit=batch_size, offset=offset, include=["documents", "metadatas"])
+            chunks = [Chunk(text, dict(metadata or {})) for text, metadata in zip(page["documents"], page["metadatas"])]
+            yield list(page["ids"]), chunks
+
+    def vectors(self, ids: Sequence[str]) -> np.ndarray:
+        if not ids:
+            return np.zeros((0, 0), dtype=np.float32)
+        found = self.collection.get(ids=list(ids), include=["embeddings"])
+        row = {chunk_id: index for index, chunk_id in enumerate(found["ids"])}
+        return np.asarray(found["embeddings"], dtype=np.float32)[[row[chunk_id] for chunk_id in ids]]
+
     def stats(self) -> dict[str, Any]:
         metadatas = self.collection.get(include=["metadatas"])["metadatas"]
         files = {(m.get("root"), str(m.get("source"))) for m in metadatas}
@@ -103,15 +116,6 @@ class ChromaStore:
 
     def sidecar(self, name: str) -> Path:
         return Path(self.config.path) / f"{self.config.collection}.{name}"
-
-
-def _clean(metadata: dict[str, Any]) -> dict[str, str | int | float | bool]:
-    """Chroma accepts only scalar, non-null metadata values."""
-    return {
-        key: value if isinstance(value, (str, int, float, bool)) else str(value)
-        for key, value in metadata.items()
-        if value is not None
-    }
 
 
 def _where(where: Where | None) -> dict[str, Any] | None:
