@@ -37,14 +37,17 @@ def maximal_marginal_relevance(relevance: Sequence[float], similarity: np.ndarra
     Each step takes the item maximising ``weight * relevance - (1 - weight) *
     (its highest similarity to a picked item)``: ``weight`` 1 keeps the
     relevance order, lower values trade relevance for variety. Relevance is
-    rescaled to [0, 1] first, so ``weight`` means the same for cosine, BM25 or
-    fused scores; ``similarity`` is the items' pairwise cosine matrix.
+    divided by the largest first, so the best item scores 1 whether the scores
+    are cosines, BM25 or fused ranks, and keeps its natural spread (stretching
+    it to [0, 1] instead would make a near-copy of the best item look far more
+    relevant than the next different one); ``similarity`` is the items'
+    pairwise cosine matrix.
     """
     scores = np.asarray(relevance, dtype=np.float64)
     if len(scores) == 0 or k <= 0:
         return []
-    spread = scores.max() - scores.min()
-    scores = (scores - scores.min()) / spread if spread > 0 else np.ones_like(scores)
+    largest = np.abs(scores).max()
+    scores = scores / largest if largest > 0 else np.ones_like(scores)
     picked: list[int] = [int(np.argmax(scores))]
     closest = np.asarray(similarity[picked[0]], dtype=np.float64).copy()  # each item's highest similarity to a pick
     while len(picked) < min(k, len(scores)):
