@@ -28,9 +28,9 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import numpy as np
 from pydantic import Field
@@ -41,6 +41,7 @@ from ragkit.stores.base import Where
 from ragkit.types import Chunk, Hit, stored_metadata
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
 T = TypeVar("T")
 
 _SCHEMA = """
@@ -51,11 +52,11 @@ CREATE TABLE IF NOT EXISTS chunks (id TEXT PRIMARY KEY, text TEXT NOT NULL, meta
 _IDS_PER_STATEMENT = 500
 
 
-def _locked(method: Callable[..., T]) -> Callable[..., T]:
+def _locked(method: Callable[Concatenate[BM25Index, P], T]) -> Callable[Concatenate[BM25Index, P], T]:
     """Run a method holding the index's lock."""
 
     @functools.wraps(method)
-    def locked(self: "BM25Index", *args: Any, **kwargs: Any) -> T:
+    def locked(self: BM25Index, *args: P.args, **kwargs: P.kwargs) -> T:
         with self._lock:
             return method(self, *args, **kwargs)
 
@@ -69,6 +70,7 @@ class _Built:
     generation: str
     model: Any  # bm25s.BM25, or None for an empty index
     ids: list[str]
+    rows: dict[str, int] = field(init=False)  # chunk id -> row
 
     def __post_init__(self) -> None:
         self.rows = {chunk_id: row for row, chunk_id in enumerate(self.ids)}
@@ -100,7 +102,12 @@ class BM25Index:
         if not ids:
             return  # no new generation: the built matrix stays current
         rows = [
-            (chunk_id, chunk.text, json.dumps(stored_metadata(chunk.metadata), ensure_ascii=False), " ".join(self.tokenizer(chunk.text)))
+            (
+                chunk_id,
+                chunk.text,
+                json.dumps(stored_metadata(chunk.metadata), ensure_ascii=False),
+                " ".join(self.tokenizer(chunk.text)),  # terms never contain spaces
+            )
             for chunk_id, chunk in zip(ids, chunks, strict=True)
         ]
         with self._writing() as db:
@@ -160,7 +167,8 @@ class BM25Index:
         for start in range(0, len(listed), _IDS_PER_STATEMENT):
             batch = listed[start : start + _IDS_PER_STATEMENT]
             query = f"SELECT id, text, metadata FROM chunks WHERE id IN ({_marks(batch)})"
-            rows.update((chunk_id, (text, json.loads(metadata))) for chunk_id, text, metadata in self._db.execute(query, batch))
+            for chunk_id, text, metadata in self._db.execute(query, batch):
+                rows[chunk_id] = (text, json.loads(metadata))
         return rows
 
     def _mask(self, built: _Built, where: Where) -> np.ndarray:
@@ -188,11 +196,13 @@ class BM25Index:
         if self._built is not None and self._built.generation == generation:
             return self._built
         folder = self._folder(generation)
-        try:
-            self._built = _load(folder, generation) if folder.is_dir() else self._build()
-        except (OSError, ValueError) as exc:  # removed or replaced while loading: build our own
-            log.info("keyword index: rebuilding, the saved matrix could not be read (%s)", exc)
-            self._built = self._build()
+        if folder.is_dir():
+            try:
+                self._built = _load(folder, generation)
+                return self._built
+            except (OSError, ValueError) as exc:  # removed or replaced while loading: build our own
+                log.info("keyword index: rebuilding, the saved matrix could not be read (%s)", exc)
+        self._built = self._build()
         return self._built
 
     def _build(self) -> _Built:

@@ -53,9 +53,8 @@ class CrossEncoderReranker:
         pairs = [(query, hit.text) for query, found in zip(queries, hits) for hit in found]
         if not pairs:
             return [[] for _ in queries]
-        scores = iter(
-            self.model.predict(pairs, batch_size=self.config.batch_size, show_progress_bar=False, convert_to_numpy=True).tolist()
-        )
+        predicted = self.model.predict(pairs, batch_size=self.config.batch_size, show_progress_bar=False)
+        scores = iter(predicted.tolist())
         reranked = []
         for found in hits:
             for hit in found:

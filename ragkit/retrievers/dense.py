@@ -41,7 +41,8 @@ class DenseRetriever:
             return []
         k = k or self.config.top_k
         mmr = self.config.mmr_lambda
-        found = self.store.query(self.embedder.embed_queries(queries), max(k, self.config.candidates) if mmr is not None else k, where)
+        depth = max(k, self.config.candidates) if mmr is not None else k
+        found = self.store.query(self.embedder.embed_queries(queries), depth, where)
         threshold = self.config.score_threshold
         results = []
         for hits in found:

@@ -82,7 +82,10 @@ class HybridRetriever:
                 text=found[chunk_id].text,
                 score=score,
                 metadata=found[chunk_id].metadata,
-                scores={**{name: scores[chunk_id] for name, scores in components.items() if chunk_id in scores}, "rrf": score},
+                scores={
+                    **{name: scores[chunk_id] for name, scores in components.items() if chunk_id in scores},
+                    "rrf": score,
+                },
             )
             for chunk_id, score in fused
         ]

