@@ -1,9 +1,15 @@
 """The pipeline: the one place where stages meet.
 
 ``RAG`` builds every stage from a validated ``PipelineConfig`` and hands each
-one what it needs (the embedder to the chunker and retriever, the store to the
-retriever, the generator to the augmenter). Building is cheap; models load on
-first use.
+one what it needs (the embedder to the chunker and retriever, the store and the
+keyword index to the retriever, a path next to the store to the index, the
+generator to the augmenter). Building is cheap; models load on first use.
+
+The keyword index, when there is one, is kept in step with the store: chunks
+go into the index after the store, and out of it before the store, so a crash
+never leaves the index listing a chunk the store has not got; when their
+counts differ (a store built before the index existed, a crash between the two
+writes, new tokenizer settings) the index is rebuilt from the store.
 """
 
 from __future__ import annotations
@@ -30,9 +36,11 @@ from ragkit.chunkers.base import Chunker
 from ragkit.config import PipelineConfig, StageConfig, deep_merge, load_config, load_yaml
 from ragkit.embedders.base import Embedder
 from ragkit.generators.base import Generator
+from ragkit.indexes.base import KeywordIndex
 from ragkit.loaders.base import LoadError, Loader
 from ragkit.loaders.walker import printable, walk
-from ragkit.manifest import Entry, Manifest, SettingsChangedError, exclusive, file_digest
+from ragkit.manifest import Entry, Manifest, SettingsChangedError, StoreLockedError, exclusive, file_digest
+from ragkit.rerankers.base import Reranker
 from ragkit.retrievers.base import Retriever
 from ragkit.stores.base import VectorStore, Where
 from ragkit.types import Answer, Chunk, Document, Failed, Hit, IngestReport, Skipped, content_hash
@@ -44,6 +52,7 @@ NO_ANSWER = "The documents do not contain an answer to this question."
 # The pipeline's files next to the store (see ragkit.manifest).
 MANIFEST = "manifest.sqlite"
 LOCK = "lock"
+INDEX = "index-{type}"  # the keyword index's folder, per index type
 
 # Without a terminal for a bar, a progress line this often keeps logs readable.
 PROGRESS_LOG_SECONDS = 10.0
@@ -144,11 +153,18 @@ class RAG:
         self.loaders: list[Loader] = [cls(loader_config) for cls, loader_config in self._loader_specs]
         self.embedder: Embedder = _build("embedder", config, stage_configs)
         self.store: VectorStore = _build("store", config, stage_configs)
+        self.index: KeywordIndex | None = (
+            _build("index", config, stage_configs, path=self.store.sidecar(INDEX.format(type=config.index.type)))
+            if config.index is not None
+            else None
+        )
         self.generator: Generator = _build("generator", config, stage_configs)
         self.chunker: Chunker = _build("chunker", config, stage_configs, counter=self.embedder)
         self.retriever: Retriever = _build(
-            "retriever", config, stage_configs, embedder=self.embedder, store=self.store
+            "retriever", config, stage_configs, embedder=self.embedder, store=self.store, index=self.index
         )
+        self.reranker: Reranker | None = _build("reranker", config, stage_configs) if config.reranker is not None else None
+        self._index_checked = False
         self.augmenter: Augmenter = _build("augmenter", config, stage_configs, counter=self.generator)
         self._by_extension = _by_extension(self.loaders)
 
@@ -203,9 +219,14 @@ class RAG:
             with exclusive(self.store.sidecar(LOCK)), Manifest(self.store.sidecar(MANIFEST)) as manifest:
                 if self._must_drop(manifest, rebuild):
                     self._drop_all(manifest, report)
+                with _timed(report.timings, "write"):
+                    self._sync_index()
                 with _timed(report.timings, "plan"):
                     plan = self._plan(manifest, root, files, folder, prune, report)
                 self._apply(manifest, plan, report, progress)
+                if self.index is not None:
+                    with _timed(report.timings, "write"):
+                        self.index.refresh()  # built once here, not by the first question
         report.seconds = time.perf_counter() - started
         for failed in report.failed:
             log.warning("failed %s: %s", failed.path, failed.reason)
@@ -255,6 +276,8 @@ class RAG:
         """
         manifest.reset(None)
         ids = self.store.ids()
+        if self.index is not None:
+            self.index.clear()
         self.store.delete(ids)
         report.chunks_removed += len(ids)
         manifest.reset(self.ingest_fingerprint())
@@ -402,6 +425,8 @@ class RAG:
         with _timed(report.timings, "write"):
             if chunks:
                 self.store.upsert(chunks, vectors)
+                if self.index is not None:
+                    self.index.upsert([chunk.id for chunk in chunks], chunks)
                 report.chunks_written += len(chunks)
             for item in batch:
                 keep = {chunk.id for chunk in item.chunks}
@@ -418,14 +443,62 @@ class RAG:
         Asking the store, not the manifest, also catches chunks a killed run wrote without a row.
         """
         stale = [i for i in self.store.ids({"root": root, "source": source}) if not keep or i not in keep]
+        if self.index is not None:
+            self.index.delete(stale)
         self.store.delete(stale)
         return len(stale)
+
+    def _sync_index(self) -> None:
+        """Rebuild the keyword index from the store's chunks when the two hold different numbers of chunks.
+
+        The write order keeps the index's chunks a subset of the store's, so
+        equal counts mean equal contents. They differ for a store filled
+        before it had an index, after a crash between the two writes, or
+        when new tokenizer settings emptied the index.
+        """
+        if self.index is None:
+            return
+        stored, indexed = self.store.count(), self.index.count()
+        if stored == indexed:
+            return
+        log.info("keyword index has %d chunks, the store %d: rebuilding it from the store", indexed, stored)
+        self.index.clear()
+        done = 0
+        for ids, chunks in self.store.scan():
+            self.index.upsert(ids, chunks)
+            done += len(ids)
+            log.info("keyword index: %d/%d chunks", done, stored)
+        self.index.refresh()
 
     # querying ----------------------------------------------------------------
 
     def retrieve(self, question: str, k: int | None = None, where: Where | None = None) -> list[Hit]:
         """Scored chunks for ``question``, best first, without generating."""
-        return self.retriever.retrieve([question], k, where)[0]
+        return self._retrieve([question], k, where)[0]
+
+    def _retrieve(self, questions: Sequence[str], k: int | None, where: Where | None) -> list[list[Hit]]:
+        """The retriever's hits; with a reranker, its ``candidates`` reranked down to ``k``."""
+        self._check_index()
+        if self.reranker is None:
+            return self.retriever.retrieve(questions, k, where)
+        keep = k or self.retriever.top_k
+        found = self.retriever.retrieve(questions, max(keep, self.reranker.candidates), where)
+        return self.reranker.rerank(questions, found, keep)
+
+    def _check_index(self) -> None:
+        """Once per pipeline, before its first search: bring the keyword index in step with the store.
+
+        Under the store's lock; while an ingest holds it, that ingest is
+        writing both and will leave them in step, so the check is skipped.
+        """
+        if self.index is None or self._index_checked:
+            return
+        self._index_checked = True
+        try:
+            with exclusive(self.store.sidecar(LOCK)):
+                self._sync_index()
+        except StoreLockedError:
+            log.info("an ingest is running: searching the keyword index as it stands")
 
     def ask(self, question: str, k: int | None = None, where: Where | None = None) -> Answer:
         """Answer one question from the retrieved passages."""
@@ -435,7 +508,7 @@ class RAG:
         """Answer many questions; the generator runs them in batches."""
         timings: dict[str, float] = {}
         with _timed(timings, "retrieve"):
-            hits = self.retriever.retrieve(questions, k, where)
+            hits = self._retrieve(questions, k, where)
         with _timed(timings, "augment"):
             prompts = [self.augmenter.build(question, found) for question, found in zip(questions, hits)]
         answerable = [index for index, prompt in enumerate(prompts) if prompt.passages]

@@ -11,12 +11,26 @@ from dataclasses import dataclass, field
 from typing import Any
 
 Metadata = dict[str, Any]
+Scalar = str | int | float | bool
 
 
 def content_hash(text: str | bytes) -> str:
     """A short, stable fingerprint used for documents and chunk ids."""
     data = text.encode("utf-8") if isinstance(text, str) else text
     return hashlib.sha256(data).hexdigest()[:16]
+
+
+def stored_metadata(metadata: Metadata) -> dict[str, Scalar]:
+    """Metadata as stores and indexes keep it: scalar values only, ``None`` dropped, anything else as text.
+
+    Every place that stores chunks uses this, so a hit's metadata and the
+    filters that match it are the same whichever index found it.
+    """
+    return {
+        key: value if isinstance(value, (str, int, float, bool)) else str(value)
+        for key, value in metadata.items()
+        if value is not None
+    }
 
 
 @dataclass
@@ -64,12 +78,20 @@ class Chunk:
 
 @dataclass
 class Hit:
-    """A retrieved chunk with its similarity score (higher is closer)."""
+    """A retrieved chunk with its ranking score (higher is closer).
+
+    ``score`` is the score of whatever ranked it last: cosine similarity for
+    dense retrieval, BM25 for keyword search, the fused score for hybrid, the
+    reranker's score after reranking. ``scores`` keeps each component by name
+    (``dense``, ``keyword``, ``rrf``, ``rerank``), so a caller can see why a
+    passage ranked where it did, or calibrate a threshold on one of them.
+    """
 
     id: str
     text: str
     score: float
     metadata: Metadata
+    scores: dict[str, float] = field(default_factory=dict)
 
     @property
     def source(self) -> str:
@@ -86,6 +108,7 @@ class Hit:
             "source": self.source,
             "page": self.page,
             "score": round(self.score, 4),
+            "scores": {name: round(value, 4) for name, value in self.scores.items()},
             "text": self.text,
             "metadata": self.metadata,
         }

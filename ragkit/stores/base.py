@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -40,6 +40,14 @@ class VectorStore(Protocol):
         ...
 
     def count(self) -> int: ...
+
+    def scan(self, batch_size: int = 1000) -> Iterator[tuple[list[str], list[Chunk]]]:
+        """Every stored chunk with its id, ``batch_size`` at a time (to rebuild a keyword index from the store)."""
+        ...
+
+    def vectors(self, ids: Sequence[str]) -> np.ndarray:
+        """The stored vectors of ``ids``, one row each in that order (for diversifying results)."""
+        ...
 
     def stats(self) -> dict[str, Any]:
         """At least ``chunks``, ``documents`` and ``files`` counts."""

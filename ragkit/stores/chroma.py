@@ -15,7 +15,7 @@ from pydantic_core import PydanticCustomError
 
 from ragkit.config import ConfigError, StageConfig
 from ragkit.stores.base import StoreUnavailableError, Where
-from ragkit.types import Chunk, Hit
+from ragkit.types import Chunk, Hit, stored_metadata
 
 # Chroma's documentation recommends writes of a few hundred records at a time.
 WRITE_BATCH = 256
@@ -171,7 +171,7 @@ class ChromaStore:
                     ids=[chunk.id for chunk in batch],
                     embeddings=np.asarray(vectors[start : start + WRITE_BATCH], dtype=np.float32),
                     documents=[chunk.text for chunk in batch],
-                    metadatas=[_clean(chunk.metadata) for chunk in batch],
+                    metadatas=[stored_metadata(chunk.metadata) for chunk in batch],  # Chroma takes scalars only
                 )
 
     def ids(self, where: Where | None = None) -> list[str]:
@@ -207,6 +207,21 @@ class ChromaStore:
     def count(self) -> int:
         with self._talking():
             return int(self.collection.count())
+
+    def scan(self, batch_size: int = 1000) -> Iterator[tuple[list[str], list[Chunk]]]:
+        for offset in range(0, self.count(), batch_size):
+            with self._talking():
+                page = self.collection.get(limit=batch_size, offset=offset, include=["documents", "metadatas"])
+            chunks = [Chunk(text, dict(metadata or {})) for text, metadata in zip(page["documents"], page["metadatas"])]
+            yield list(page["ids"]), chunks
+
+    def vectors(self, ids: Sequence[str]) -> np.ndarray:
+        if not ids:
+            return np.zeros((0, 0), dtype=np.float32)
+        with self._talking():
+            found = self.collection.get(ids=list(ids), include=["embeddings"])
+        row = {chunk_id: index for index, chunk_id in enumerate(found["ids"])}
+        return np.asarray(found["embeddings"], dtype=np.float32)[[row[chunk_id] for chunk_id in ids]]
 
     def stats(self) -> dict[str, Any]:
         with self._talking():
@@ -264,15 +279,6 @@ def _in_chain(exc: BaseException | None, types: type[BaseException] | tuple[type
             return exc
         exc = exc.__cause__ or exc.__context__
     return None
-
-
-def _clean(metadata: dict[str, Any]) -> dict[str, str | int | float | bool]:
-    """Chroma accepts only scalar, non-null metadata values."""
-    return {
-        key: value if isinstance(value, (str, int, float, bool)) else str(value)
-        for key, value in metadata.items()
-        if value is not None
-    }
 
 
 def _where(where: Where | None) -> dict[str, Any] | None:

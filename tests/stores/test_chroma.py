@@ -115,3 +115,20 @@ def test_a_config_with_every_key_at_its_default_validates_in_both_modes() -> Non
     assert ChromaStore.Config.model_validate(server.model_dump()) == server
     embedded = ChromaStore.Config(path="elsewhere")
     assert ChromaStore.Config.model_validate(embedded.model_dump()) == embedded
+
+
+def test_scan_pages_through_every_chunk_with_its_id(store: ChromaStore) -> None:
+    chunks = [Chunk(f"text {n}", {"source": f"{n}.md", "ordinal": n}) for n in range(7)]
+    store.upsert(chunks, _unit(7))
+    pages = list(store.scan(batch_size=3))
+    assert [len(ids) for ids, _ in pages] == [3, 3, 1]
+    seen = {chunk_id: chunk for ids, page in pages for chunk_id, chunk in zip(ids, page)}
+    assert seen == {chunk.id: chunk for chunk in chunks}
+
+
+def test_vectors_come_back_in_the_order_asked(store: ChromaStore) -> None:
+    vectors = _unit(3)
+    store.upsert(_chunks(), vectors)
+    ids = [chunk.id for chunk in _chunks()]
+    assert np.allclose(store.vectors([ids[2], ids[0]]), vectors[[2, 0]], atol=1e-6)
+    assert store.vectors([]).size == 0
