@@ -408,7 +408,13 @@ class RAG:
 
     def retrieve(self, question: str, k: int | None = None, where: Where | None = None) -> list[Hit]:
         """Scored chunks for ``question``, best first, without generating."""
-        return self.retriever.retrieve([question], k, where)[0]
+        return self.retrieve_many([question], k, where)[0]
+
+    def retrieve_many(
+        self, questions: Sequence[str], k: int | None = None, where: Where | None = None
+    ) -> list[list[Hit]]:
+        """Scored chunks for each question: one embedding call and one store query for the whole batch."""
+        return self.retriever.retrieve(questions, k, where)
 
     def ask(self, question: str, k: int | None = None, where: Where | None = None) -> Answer:
         """Answer one question from the retrieved passages."""
@@ -418,7 +424,7 @@ class RAG:
         """Answer many questions; the generator runs them in batches."""
         timings: dict[str, float] = {}
         with _timed(timings, "retrieve"):
-            hits = self.retriever.retrieve(questions, k, where)
+            hits = self.retrieve_many(questions, k, where)
         with _timed(timings, "augment"):
             prompts = [self.augmenter.build(question, found) for question, found in zip(questions, hits)]
         answerable = [index for index, prompt in enumerate(prompts) if prompt.passages]

@@ -31,7 +31,10 @@ _BUILTINS: dict[str, dict[str, str]] = {
     "store": {"chroma": "ragkit.stores.chroma:ChromaStore"},
     "retriever": {"dense": "ragkit.retrievers.dense:DenseRetriever"},
     "augmenter": {"template": "ragkit.augmenters.template:TemplateAugmenter"},
-    "generator": {"transformers": "ragkit.generators.huggingface:TransformersGenerator"},
+    "generator": {
+        "transformers": "ragkit.generators.huggingface:TransformersGenerator",
+        "openai": "ragkit.generators.openai:OpenAIGenerator",
+    },
 }
 
 _registered: dict[str, dict[str, type]] = {kind: {} for kind in KINDS}
