@@ -22,7 +22,7 @@ from pydantic import Field
 
 from ragkit import models
 from ragkit.config import StageConfig
-from ragkit.generators.base import Messages
+from ragkit.generators.base import Messages, plain_transcript
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +102,7 @@ class OpenAIGenerator:
         tokenizer = self.tokenizer
         if tokenizer is not None and tokenizer.chat_template:
             return str(tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
-        lines = [f"{message['role'].capitalize()}: {message['content']}" for message in messages]
-        return "\n\n".join(lines) + "\n\nAssistant:"
+        return plain_transcript(messages)
 
     def count_prompt_tokens(self, messages: Messages) -> int:
         text = self.render(messages)

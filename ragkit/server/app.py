@@ -14,12 +14,12 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
-from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import HTMLResponse, Response, StreamingResponse
 
 from ragkit.manifest import SettingsChangedError, StoreLockedError
 from ragkit.server.batcher import Batcher, QueueFullError
@@ -41,6 +41,9 @@ from ragkit.server.schemas import (
 from ragkit.server.security import Guard, check_roots, ingest_target, read_token
 from ragkit.server.settings import ServerSettings
 
+if TYPE_CHECKING:
+    from ragkit.pipeline import RAG
+
 log = logging.getLogger(__name__)
 
 # Server-sent events must not sit in a proxy's buffer.
@@ -51,8 +54,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def create_app(rag: Any, settings: ServerSettings | None = None) -> FastAPI:
-    """A FastAPI app serving ``rag`` (a ``ragkit.RAG``); run it with uvicorn, as ``ragkit serve`` does.
+def create_app(rag: RAG, settings: ServerSettings | None = None) -> FastAPI:
+    """A FastAPI app serving ``rag``; run it with uvicorn, as ``ragkit serve`` does.
 
     Raises ``ConfigError`` for settings that would be unsafe: a non-loopback
     host without a token, roots that are not folders or that symbolic links could leave.
@@ -216,7 +219,7 @@ def _filter_key(where: dict[str, Any] | None) -> str:
     return json.dumps(where, sort_keys=True)
 
 
-def _ask_events(rag: Any, request: AskRequest) -> Iterator[tuple[str, dict[str, Any]]]:
+def _ask_events(rag: RAG, request: AskRequest) -> Iterator[tuple[str, dict[str, Any]]]:
     """Runs on the model worker: retrieval, then the answer token by token."""
     stream = rag.stream(request.question, request.k, request.where)
     yield "sources", {"question": request.question, "sources": [hit.to_dict() for hit in stream.sources]}
@@ -226,7 +229,7 @@ def _ask_events(rag: Any, request: AskRequest) -> Iterator[tuple[str, dict[str, 
 
 
 def _chat_chunks(
-    rag: Any, messages: list[dict[str, str]], completion_id: str, created: int, model: str
+    rag: RAG, messages: list[dict[str, str]], completion_id: str, created: int, model: str
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     """Runs on the model worker: OpenAI ``chat.completion.chunk`` events."""
 

@@ -6,12 +6,15 @@ import hmac
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ragkit.server.errors import ApiError, error_response
 from ragkit.server.settings import ServerSettings
+
+if TYPE_CHECKING:
+    from ragkit.pipeline import RAG
 
 # Open to anyone who can connect: the health check, and the page, which holds no data (every
 # call it makes carries the token the user types, since a browser cannot send one to load it).
@@ -140,7 +143,7 @@ def ingest_target(requested: str, roots: Sequence[Path]) -> Path:
     return real
 
 
-def check_roots(roots: Sequence[Path], rag: Any) -> None:
+def check_roots(roots: Sequence[Path], rag: RAG) -> None:
     """Refuse roots that are not folders, or that ingest would leave through symbolic links."""
     from ragkit.config import ConfigError
 
