@@ -24,13 +24,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ragkit import evaluation, registry
+from ragkit import registry
 from ragkit.augmenters.base import Augmenter
 from ragkit.chunkers.base import Chunker
 from ragkit.citations import resolve_citations
 from ragkit.config import PipelineConfig, StageConfig, deep_merge, load_config, load_yaml
 from ragkit.embedders.base import Embedder
-from ragkit.evaluation import EvalQuestion, EvalReport
+from ragkit.evaluation import EvalQuestion, EvalReport, evaluate
 from ragkit.generators.base import Generator
 from ragkit.loaders.base import LoadError, Loader
 from ragkit.loaders.walker import printable, walk
@@ -446,7 +446,7 @@ class RAG:
             # nothing to generate must not load the model, which takes seconds
             generated = self.generator.generate_batch([prompts[i].messages for i in answerable]) if answerable else []
         texts = dict(zip(answerable, generated))
-        answers = []
+        answers: list[Answer] = []
         for index, (question, prompt) in enumerate(zip(questions, prompts)):
             text = texts.get(index, NO_ANSWER)
             citations, invalid = resolve_citations(text, prompt.passages)
@@ -489,7 +489,7 @@ class RAG:
 
         ``generate=False`` scores retrieval only, which is fast; the rules are in ``ragkit.evaluation``.
         """
-        return evaluation.evaluate(self, questions, k=k, generate=generate, where=where, progress=progress)
+        return evaluate(self, questions, k=k, generate=generate, where=where, progress=progress)
 
     def stats(self) -> dict[str, Any]:
         """Chunk, document and file counts of the store."""
