@@ -1,4 +1,4 @@
-"""The ``ragkit`` command: ingest, ask, retrieve, stats, serve."""
+"""The ``ragkit`` command: ingest, ask, retrieve, stats, eval, serve."""
 
 from __future__ import annotations
 
@@ -42,18 +42,20 @@ def main(argv: list[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ragkit", description="Answer questions about your documents with a local model.")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--pipeline", "-p", metavar="FILE", help=DEFAULT_PIPELINE_HELP)
+    base = argparse.ArgumentParser(add_help=False)
+    base.add_argument("--pipeline", "-p", metavar="FILE", help=DEFAULT_PIPELINE_HELP)
+    base.add_argument("--quiet", "-q", action="store_true", help="no progress bar or info messages")
+    base.add_argument("--verbose", "-v", action="store_true", help="show the full traceback on errors")
+    common = argparse.ArgumentParser(add_help=False, parents=[base])
     common.add_argument("--json", action="store_true", help="print machine-readable JSON")
-    common.add_argument("--quiet", "-q", action="store_true", help="no progress bar or info messages")
-    common.add_argument("--verbose", "-v", action="store_true", help="show the full traceback on errors")
-    query = argparse.ArgumentParser(add_help=False)
-    query.add_argument("question")
-    query.add_argument("-k", type=int, default=None, help="number of passages to retrieve")
-    query.add_argument(
+    filters = argparse.ArgumentParser(add_help=False)
+    filters.add_argument(
         "--filter", "-f", action="append", default=[], metavar="KEY=VALUE",
         help="metadata filter, e.g. source=guides/a.md or file_type=pdf (repeatable)",
     )
+    query = argparse.ArgumentParser(add_help=False, parents=[filters])
+    query.add_argument("question")
+    query.add_argument("-k", type=int, default=None, help="number of passages to retrieve")
     commands = parser.add_subparsers(dest="command", required=True)
 
     ingest = commands.add_parser("ingest", parents=[common], help="make the store mirror a folder, or add one file")
@@ -97,6 +99,20 @@ def _parser() -> argparse.ArgumentParser:
         help="how long a question waits for others to batch with (default 5)",
     )
     serve.set_defaults(handler=_serve)
+
+    evaluate = commands.add_parser(
+        "eval", parents=[base, filters], help="score the pipeline on a question set: hit@k, MRR, answers, abstention",
+        description="Score the pipeline on a JSON Lines question set, one object a line: "
+        '{"question": ..., "answers": [...], "file": ..., "page": ...} (only "question" is required; '
+        '"answers": [] marks a question the documents do not answer).',
+    )
+    evaluate.add_argument("questions", metavar="QA.jsonl", help="the question set")
+    evaluate.add_argument("-k", type=int, default=10, help="retrieval depth for hit@k and MRR (default 10)")
+    evaluate.add_argument("--no-generate", action="store_true", help="score retrieval only, generate no answers (fast)")
+    evaluate.add_argument(
+        "--json", metavar="OUT", help="also write the full per-question results to OUT ('-': print them instead of the table)"
+    )
+    evaluate.set_defaults(handler=_eval)
     return parser
 
 
@@ -165,17 +181,21 @@ def _ask(args: argparse.Namespace) -> int:
             _print_json(answer.to_dict())
             return 0
         print(answer.text)
-        sources = answer.sources
+        sources, citations, invalid = answer.sources, answer.citations, answer.invalid_citations
     else:
         stream = rag.stream(args.question, args.k, where)
         for token in stream:
             print(token, end="", flush=True)
         print()
-        sources = stream.sources
+        sources, citations, invalid = stream.sources, stream.citations, stream.invalid_citations
     if sources:
+        cited = {citation.number for citation in citations}
         print("\nSources:")
         for number, hit in enumerate(sources, start=1):
-            print(f"  [{number}] {_location(hit)}  (score {hit.score:.3f})")
+            mark = ", cited" if number in cited else ""
+            print(f"  [{number}] {_location(hit)}  (score {hit.score:.3f}{mark})")
+    if invalid:
+        print(f"(the answer cites {invalid} passage number{'s' if invalid > 1 else ''} it was not given)")
     return 0
 
 
@@ -224,6 +244,23 @@ def _serve(args: argparse.Namespace) -> int:
     rag.retrieve("warm up", k=1)
     rag.generator.render([{"role": "user", "content": "warm up"}])
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning" if args.quiet else "info")
+
+
+def _eval(args: argparse.Namespace) -> int:
+    report = _rag(args).evaluate(
+        args.questions,
+        args.k,
+        generate=not args.no_generate,
+        where=_filters(args.filter),
+        progress=False if args.quiet else None,
+    )
+    if args.json == "-":
+        _print_json(report.to_dict())
+        return 0
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as out:
+            json.dump(report.to_dict(), out, ensure_ascii=False, indent=2)
+    print(report.table())
     return 0
 
 

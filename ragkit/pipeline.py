@@ -33,8 +33,10 @@ from typing import Any
 from ragkit import registry
 from ragkit.augmenters.base import Augmenter
 from ragkit.chunkers.base import Chunker
+from ragkit.citations import resolve_citations
 from ragkit.config import PipelineConfig, StageConfig, deep_merge, load_config, load_yaml
 from ragkit.embedders.base import Embedder
+from ragkit.evaluation import EvalQuestion, EvalReport, evaluate
 from ragkit.generators.base import Generator
 from ragkit.indexes.base import KeywordIndex
 from ragkit.loaders.base import LoadError, Loader
@@ -43,7 +45,7 @@ from ragkit.manifest import Entry, Manifest, SettingsChangedError, StoreLockedEr
 from ragkit.rerankers.base import Reranker
 from ragkit.retrievers.base import Retriever
 from ragkit.stores.base import VectorStore, Where
-from ragkit.types import Answer, Chunk, Document, Failed, Hit, IngestReport, Skipped, content_hash
+from ragkit.types import Answer, Chunk, Citation, Document, Failed, Hit, IngestReport, Skipped, content_hash
 
 log = logging.getLogger(__name__)
 
@@ -64,18 +66,31 @@ IN_FLIGHT_PER_WORKER = 2
 
 @dataclass
 class TokenStream:
-    """What ``RAG.stream`` returns: iterate it for tokens; ``sources`` and ``prompt`` are known up front."""
+    """What ``RAG.stream`` returns: iterate it for tokens; ``sources``, ``prompt`` and ``abstained`` are known up front.
+
+    ``citations`` and ``invalid_citations`` are read from the text that has
+    arrived so far, so they are complete once the stream is exhausted.
+    """
 
     question: str
     sources: list[Hit]
     prompt: str
     tokens: Iterator[str]
+    abstained: bool = False
     text: str = field(default="", init=False)
 
     def __iter__(self) -> Iterator[str]:
         for token in self.tokens:
             self.text += token
             yield token
+
+    @property
+    def citations(self) -> list[Citation]:
+        return resolve_citations(self.text, self.sources)[0]
+
+    @property
+    def invalid_citations(self) -> int:
+        return resolve_citations(self.text, self.sources)[1]
 
 
 @dataclass
@@ -508,7 +523,12 @@ class RAG:
         return self.ask_many([question], k, where)[0]
 
     def ask_many(self, questions: Sequence[str], k: int | None = None, where: Where | None = None) -> list[Answer]:
-        """Answer many questions; the generator runs them in batches."""
+        """Answer many questions; the generator runs them in batches.
+
+        A question that no passage reaches the prompt for (nothing retrieved, or
+        nothing above the retriever's threshold) is answered with ``NO_ANSWER``
+        and ``abstained=True``, without calling the generator.
+        """
         timings: dict[str, float] = {}
         with _timed(timings, "retrieve"):
             hits = self.retrieve_many(questions, k, where)
@@ -516,30 +536,53 @@ class RAG:
             prompts = [self.augmenter.build(question, found) for question, found in zip(questions, hits)]
         answerable = [index for index, prompt in enumerate(prompts) if prompt.passages]
         with _timed(timings, "generate"):
-            generated = self.generator.generate_batch([prompts[index].messages for index in answerable])
+            # nothing to generate must not load the model, which takes seconds
+            generated = self.generator.generate_batch([prompts[i].messages for i in answerable]) if answerable else []
         texts = dict(zip(answerable, generated))
-        return [
-            Answer(
-                question=question,
-                text=texts.get(index, NO_ANSWER),
-                sources=prompt.passages,
-                prompt=self.generator.render(prompt.messages) if prompt.passages else "",
-                timings={name: seconds / len(questions) for name, seconds in timings.items()},
+        answers: list[Answer] = []
+        for index, (question, prompt) in enumerate(zip(questions, prompts)):
+            text = texts.get(index, NO_ANSWER)
+            citations, invalid = resolve_citations(text, prompt.passages)
+            answers.append(
+                Answer(
+                    question=question,
+                    text=text,
+                    sources=prompt.passages,
+                    prompt=self.generator.render(prompt.messages) if prompt.passages else "",
+                    timings={name: seconds / len(questions) for name, seconds in timings.items()},
+                    citations=citations,
+                    invalid_citations=invalid,
+                    abstained=not prompt.passages,
+                )
             )
-            for index, (question, prompt) in enumerate(zip(questions, prompts))
-        ]
+        return answers
 
     def stream(self, question: str, k: int | None = None, where: Where | None = None) -> TokenStream:
         """Like ``ask``, but the answer arrives token by token."""
         prompt = self.augmenter.build(question, self.retrieve(question, k, where))
         if not prompt.passages:
-            return TokenStream(question, [], "", iter([NO_ANSWER]))
+            return TokenStream(question, [], "", iter([NO_ANSWER]), abstained=True)
         return TokenStream(
             question,
             prompt.passages,
             self.generator.render(prompt.messages),
             self.generator.stream(prompt.messages),
         )
+
+    def evaluate(
+        self,
+        questions: str | Path | Iterable[EvalQuestion | dict[str, Any]],
+        k: int = 10,
+        *,
+        generate: bool = True,
+        where: Where | None = None,
+        progress: bool | None = None,
+    ) -> EvalReport:
+        """Score this pipeline on a question set (a JSON Lines file, or questions): hit@k, MRR, answers, abstention.
+
+        ``generate=False`` scores retrieval only, which is fast; the rules are in ``ragkit.evaluation``.
+        """
+        return evaluate(self, questions, k=k, generate=generate, where=where, progress=progress)
 
     def stats(self) -> dict[str, Any]:
         """Chunk, document and file counts of the store."""

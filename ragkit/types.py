@@ -124,19 +124,44 @@ class Prompt:
 
 
 @dataclass
+class Citation:
+    """A passage the answer cites by its number in the prompt (``[n]``), traced back to its chunk."""
+
+    number: int
+    source: str
+    page: int | None
+    hit_id: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"number": self.number, "source": self.source, "page": self.page, "hit_id": self.hit_id}
+
+
+@dataclass
 class Answer:
-    """The result of ``RAG.ask``: the text, the passages it was given, and the exact prompt."""
+    """The result of ``RAG.ask``: the text, the passages it was given, and the exact prompt.
+
+    ``citations`` are the passages the text cites, in the order it first cites
+    them; ``invalid_citations`` counts the numbers it cites that no passage has
+    (dropped). ``abstained`` is True when no passage reached the prompt, so the
+    generator was not called and ``text`` says the documents do not answer.
+    """
 
     question: str
     text: str
     sources: list[Hit]
     prompt: str
     timings: dict[str, float] = field(default_factory=dict)
+    citations: list[Citation] = field(default_factory=list)
+    invalid_citations: int = 0
+    abstained: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "question": self.question,
             "answer": self.text,
+            "abstained": self.abstained,
+            "citations": [citation.to_dict() for citation in self.citations],
+            "invalid_citations": self.invalid_citations,
             "sources": [hit.to_dict() for hit in self.sources],
             "prompt": self.prompt,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
