@@ -10,7 +10,7 @@ from pydantic import Field
 from ragkit.config import StageConfig
 from ragkit.embedders.base import Embedder
 from ragkit.indexes.base import KeywordIndex
-from ragkit.retrievers.ranking import abstains, diversify
+from ragkit.retrievers.ranking import ABSTAIN_BELOW, abstains, diversify
 from ragkit.stores.base import VectorStore
 from ragkit.types import Hit
 
@@ -21,7 +21,7 @@ class DenseRetriever:
     class Config(StageConfig):
         top_k: int = Field(default=5, ge=1)
         score_threshold: float | None = None  # drop hits whose cosine is below it
-        abstain_below: float | None = None  # no hits at all when even the best cosine is below it
+        abstain_below: float | None = ABSTAIN_BELOW  # no hits at all when even the best cosine is below it
         mmr_lambda: float | None = Field(default=None, ge=0, le=1)  # diversify: 1 = pure relevance; None = off
         candidates: int = Field(default=20, ge=1)  # hits MMR chooses the top_k from
 

@@ -15,7 +15,7 @@ from pydantic import Field
 from ragkit.config import StageConfig
 from ragkit.embedders.base import Embedder
 from ragkit.indexes.base import KeywordIndex
-from ragkit.retrievers.ranking import abstains, diversify, reciprocal_rank_fusion
+from ragkit.retrievers.ranking import ABSTAIN_BELOW, abstains, diversify, reciprocal_rank_fusion
 from ragkit.stores.base import VectorStore
 from ragkit.types import Hit
 
@@ -37,7 +37,7 @@ class HybridRetriever:
         candidates: int = Field(default=50, ge=1)  # hits taken from each side before fusing
         rrf_k: float = Field(default=60, gt=0)  # score = sum of weight / (rrf_k + rank)
         weights: Weights = Field(default_factory=Weights)
-        abstain_below: float | None = None  # no hits at all when even the best dense cosine is below it
+        abstain_below: float | None = ABSTAIN_BELOW  # no hits at all when even the best dense cosine is below it
         mmr_lambda: float | None = Field(default=None, ge=0, le=1)  # diversify: 1 = pure relevance; None = off
 
     def __init__(self, config: Config, *, embedder: Embedder, store: VectorStore, index: KeywordIndex | None):
