@@ -80,6 +80,6 @@ def test_dense_hits_carry_their_cosine_as_a_component(corpus: Corpus) -> None:
 
 def test_hybrid_without_an_index_is_refused() -> None:
     with pytest.raises(ConfigError, match="retriever type 'hybrid' searches a keyword index"):
-        load_config({"retriever": {"type": "hybrid"}})
+        load_config({"retriever": {"type": "hybrid"}, "index": None})
     with pytest.raises(ConfigError, match="weights.sparse"):
         load_config({"retriever": {"type": "hybrid", "weights": {"sparse": 1}}, "index": {"type": "bm25"}})

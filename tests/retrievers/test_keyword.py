@@ -28,7 +28,7 @@ def test_top_k_k_and_filters(corpus: Corpus) -> None:
 
 def test_without_an_index_it_is_refused(corpus: Corpus) -> None:
     with pytest.raises(ConfigError, match="retriever.type: retriever type 'keyword' searches a keyword index.*index: {type: bm25}"):
-        load_config({"retriever": {"type": "keyword"}})
+        load_config({"retriever": {"type": "keyword"}, "index": None})
     with pytest.raises(ValueError, match="needs a keyword index"):
         KeywordRetriever(KeywordRetriever.Config(), embedder=corpus.embedder, store=corpus.store, index=None)
     assert load_config({"retriever": {"type": "keyword"}, "index": {"type": "bm25"}}).index is not None
