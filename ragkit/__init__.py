@@ -3,6 +3,7 @@
 from ragkit.config import ConfigError, PipelineConfig, load_yaml
 from ragkit.manifest import SettingsChangedError, StoreLockedError
 from ragkit.pipeline import RAG, TokenStream
+from ragkit.stores.base import StoreUnavailableError
 from ragkit.types import Answer, Chunk, Document, Failed, Hit, IngestReport
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "PipelineConfig",
     "SettingsChangedError",
     "StoreLockedError",
+    "StoreUnavailableError",
     "TokenStream",
     "load_yaml",
 ]

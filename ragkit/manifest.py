@@ -102,6 +102,10 @@ class Manifest:
             for source, size, mtime_ns, digest, chunk_ids, error in rows
         }
 
+    def lists_chunks(self) -> bool:
+        """Whether any file, of any root, has chunks in the store according to this manifest."""
+        return self._db.execute("SELECT 1 FROM files WHERE chunk_ids != '[]' LIMIT 1").fetchone() is not None
+
     def pending(self, root: str) -> set[str]:
         return {row[0] for row in self._db.execute("SELECT source FROM pending WHERE root = ?", (root,))}
 

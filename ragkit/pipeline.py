@@ -1,9 +1,15 @@
 """The pipeline: the one place where stages meet.
 
 ``RAG`` builds every stage from a validated ``PipelineConfig`` and hands each
-one what it needs (the embedder to the chunker and retriever, the store to the
-retriever, the generator to the augmenter). Building is cheap; models load on
-first use.
+one what it needs (the embedder to the chunker and retriever, the store and the
+keyword index to the retriever, a path next to the store to the index, the
+generator to the augmenter). Building is cheap; models load on first use.
+
+The keyword index, when there is one, is kept in step with the store: chunks
+go into the index after the store, and out of it before the store, so a crash
+never leaves the index listing a chunk the store has not got; when their
+counts differ (a store built before the index existed, a crash between the two
+writes, new tokenizer settings) the index is rebuilt from the store.
 """
 
 from __future__ import annotations
@@ -27,15 +33,19 @@ from typing import Any
 from ragkit import registry
 from ragkit.augmenters.base import Augmenter
 from ragkit.chunkers.base import Chunker
+from ragkit.citations import resolve_citations
 from ragkit.config import PipelineConfig, StageConfig, deep_merge, load_config, load_yaml
 from ragkit.embedders.base import Embedder
+from ragkit.evaluation import EvalQuestion, EvalReport, evaluate
 from ragkit.generators.base import Generator
+from ragkit.indexes.base import KeywordIndex
 from ragkit.loaders.base import LoadError, Loader
 from ragkit.loaders.walker import printable, walk
-from ragkit.manifest import Entry, Manifest, SettingsChangedError, exclusive, file_digest
+from ragkit.manifest import Entry, Manifest, SettingsChangedError, StoreLockedError, exclusive, file_digest
+from ragkit.rerankers.base import Reranker
 from ragkit.retrievers.base import Retriever
 from ragkit.stores.base import VectorStore, Where
-from ragkit.types import Answer, Chunk, Document, Failed, Hit, IngestReport, content_hash
+from ragkit.types import Answer, Chunk, Citation, Document, Failed, Hit, IngestReport, Skipped, content_hash
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +54,7 @@ NO_ANSWER = "The documents do not contain an answer to this question."
 # The pipeline's files next to the store (see ragkit.manifest).
 MANIFEST = "manifest.sqlite"
 LOCK = "lock"
+INDEX = "index-{type}"  # the keyword index's folder, per index type
 
 # Without a terminal for a bar, a progress line this often keeps logs readable.
 PROGRESS_LOG_SECONDS = 10.0
@@ -55,18 +66,31 @@ IN_FLIGHT_PER_WORKER = 2
 
 @dataclass
 class TokenStream:
-    """What ``RAG.stream`` returns: iterate it for tokens; ``sources`` and ``prompt`` are known up front."""
+    """What ``RAG.stream`` returns: iterate it for tokens; ``sources``, ``prompt`` and ``abstained`` are known up front.
+
+    ``citations`` and ``invalid_citations`` are read from the text that has
+    arrived so far, so they are complete once the stream is exhausted.
+    """
 
     question: str
     sources: list[Hit]
     prompt: str
     tokens: Iterator[str]
+    abstained: bool = False
     text: str = field(default="", init=False)
 
     def __iter__(self) -> Iterator[str]:
         for token in self.tokens:
             self.text += token
             yield token
+
+    @property
+    def citations(self) -> list[Citation]:
+        return resolve_citations(self.text, self.sources)[0]
+
+    @property
+    def invalid_citations(self) -> int:
+        return resolve_citations(self.text, self.sources)[1]
 
 
 @dataclass
@@ -144,11 +168,18 @@ class RAG:
         self.loaders: list[Loader] = [cls(loader_config) for cls, loader_config in self._loader_specs]
         self.embedder: Embedder = _build("embedder", config, stage_configs)
         self.store: VectorStore = _build("store", config, stage_configs)
+        self.index: KeywordIndex | None = (
+            _build("index", config, stage_configs, path=self.store.sidecar(INDEX.format(type=config.index.type)))
+            if config.index is not None
+            else None
+        )
         self.generator: Generator = _build("generator", config, stage_configs)
         self.chunker: Chunker = _build("chunker", config, stage_configs, counter=self.embedder)
         self.retriever: Retriever = _build(
-            "retriever", config, stage_configs, embedder=self.embedder, store=self.store
+            "retriever", config, stage_configs, embedder=self.embedder, store=self.store, index=self.index
         )
+        self.reranker: Reranker | None = _build("reranker", config, stage_configs) if config.reranker is not None else None
+        self._index_checked = False
         self.augmenter: Augmenter = _build("augmenter", config, stage_configs, counter=self.generator)
         self._by_extension = _by_extension(self.loaders)
 
@@ -186,23 +217,31 @@ class RAG:
         started = time.perf_counter()
         target = Path(os.path.abspath(path))  # "docs/../docs" and "docs" are one root
         loading = self.config.loading
-        files = list(walk(target, loading.include, loading.exclude, loading.follow_symlinks))
+        skipped: list[Skipped] = []
+        files = list(walk(target, loading.include, loading.exclude, loading.follow_symlinks, skipped))
         folder = target.is_dir()
         root = printable(str(target if folder else target.parent))
-        report = IngestReport(root=root, dry_run=dry_run, files_seen=len(files))
+        report = IngestReport(root=root, dry_run=dry_run, files_seen=len(files), skipped=skipped)
+        for link in skipped:
+            log.info("skipped %s: %s", link.path, link.reason)
         if dry_run:
             with Manifest(self.store.sidecar(MANIFEST), readonly=True) as manifest:
-                self._check_fingerprint(manifest, rebuild)
-                plan = self._plan(manifest if not rebuild else None, root, files, folder, prune, report)
+                drop = self._must_drop(manifest, rebuild)
+                plan = self._plan(None if drop else manifest, root, files, folder, prune, report)
             report.added = [source for _, source, is_new in plan.work if is_new]
             report.updated = [source for _, source, is_new in plan.work if not is_new]
         else:
             with exclusive(self.store.sidecar(LOCK)), Manifest(self.store.sidecar(MANIFEST)) as manifest:
-                if self._check_fingerprint(manifest, rebuild):
+                if self._must_drop(manifest, rebuild):
                     self._drop_all(manifest, report)
+                with _timed(report.timings, "write"):
+                    self._sync_index()
                 with _timed(report.timings, "plan"):
                     plan = self._plan(manifest, root, files, folder, prune, report)
                 self._apply(manifest, plan, report, progress)
+                if self.index is not None:
+                    with _timed(report.timings, "write"):
+                        self.index.refresh()  # built once here, not by the first question
         report.seconds = time.perf_counter() - started
         for failed in report.failed:
             log.warning("failed %s: %s", failed.path, failed.reason)
@@ -217,8 +256,15 @@ class RAG:
         }
         return content_hash(json.dumps(settings, sort_keys=True))
 
-    def _check_fingerprint(self, manifest: Manifest, rebuild: bool) -> bool:
-        """Whether the store must be dropped first; refuses a store built with other settings."""
+    def _must_drop(self, manifest: Manifest, rebuild: bool) -> bool:
+        """Whether the store must be dropped and filled again; refuses a store built with other settings.
+
+        Dropped: a store without a manifest (or a half-dropped one), a rebuild,
+        and a store that is empty while its manifest lists chunks. That last one
+        happens when the store lives elsewhere (a Chroma server whose data was
+        wiped, or another server at the same address): trusting the manifest
+        would skip every file as unchanged and leave the store empty.
+        """
         stored = manifest.fingerprint()
         if stored is None or rebuild:
             return True
@@ -228,6 +274,13 @@ class RAG:
                 "loader settings; rebuild it with `ragkit ingest --rebuild PATH` (Python: "
                 "rag.ingest(path, rebuild=True)), which drops all its chunks and ingests PATH again"
             )
+        if manifest.lists_chunks() and self.store.count() == 0:
+            log.warning(
+                "the store is empty but its manifest (%s) lists chunks: its data was deleted, or it is another "
+                "store; ingesting everything again",
+                manifest.path,
+            )
+            return True
         return False
 
     def _drop_all(self, manifest: Manifest, report: IngestReport) -> None:
@@ -238,6 +291,8 @@ class RAG:
         """
         manifest.reset(None)
         ids = self.store.ids()
+        if self.index is not None:
+            self.index.clear()
         self.store.delete(ids)
         report.chunks_removed += len(ids)
         manifest.reset(self.ingest_fingerprint())
@@ -385,6 +440,8 @@ class RAG:
         with _timed(report.timings, "write"):
             if chunks:
                 self.store.upsert(chunks, vectors)
+                if self.index is not None:
+                    self.index.upsert([chunk.id for chunk in chunks], chunks)
                 report.chunks_written += len(chunks)
             for item in batch:
                 keep = {chunk.id for chunk in item.chunks}
@@ -401,52 +458,131 @@ class RAG:
         Asking the store, not the manifest, also catches chunks a killed run wrote without a row.
         """
         stale = [i for i in self.store.ids({"root": root, "source": source}) if not keep or i not in keep]
+        if self.index is not None:
+            self.index.delete(stale)
         self.store.delete(stale)
         return len(stale)
+
+    def _sync_index(self) -> None:
+        """Rebuild the keyword index from the store's chunks when the two hold different numbers of chunks.
+
+        The write order keeps the index's chunks a subset of the store's, so
+        equal counts mean equal contents. They differ for a store filled
+        before it had an index, after a crash between the two writes, or
+        when new tokenizer settings emptied the index.
+        """
+        if self.index is None:
+            return
+        stored, indexed = self.store.count(), self.index.count()
+        if stored == indexed:
+            return
+        log.info("keyword index has %d chunks, the store %d: rebuilding it from the store", indexed, stored)
+        self.index.clear()
+        done = 0
+        for ids, chunks in self.store.scan():
+            self.index.upsert(ids, chunks)
+            done += len(ids)
+            log.info("keyword index: %d/%d chunks", done, stored)
+        self.index.refresh()
 
     # querying ----------------------------------------------------------------
 
     def retrieve(self, question: str, k: int | None = None, where: Where | None = None) -> list[Hit]:
         """Scored chunks for ``question``, best first, without generating."""
-        return self.retriever.retrieve([question], k, where)[0]
+        return self.retrieve_many([question], k, where)[0]
+
+    def retrieve_many(
+        self, questions: Sequence[str], k: int | None = None, where: Where | None = None
+    ) -> list[list[Hit]]:
+        """Scored chunks for each question, batched (one embedding call, one store query); with a reranker,
+        its ``candidates`` reranked down to ``k``."""
+        self._check_index()
+        if self.reranker is None:
+            return self.retriever.retrieve(questions, k, where)
+        keep = k or self.retriever.top_k
+        found = self.retriever.retrieve(questions, max(keep, self.reranker.candidates), where)
+        return self.reranker.rerank(questions, found, keep)
+
+    def _check_index(self) -> None:
+        """Once per pipeline, before its first search: bring the keyword index in step with the store.
+
+        Under the store's lock; while an ingest holds it, that ingest is
+        writing both and will leave them in step, so the check is skipped.
+        """
+        if self.index is None or self._index_checked:
+            return
+        self._index_checked = True
+        try:
+            with exclusive(self.store.sidecar(LOCK)):
+                self._sync_index()
+        except StoreLockedError:
+            log.info("an ingest is running: searching the keyword index as it stands")
 
     def ask(self, question: str, k: int | None = None, where: Where | None = None) -> Answer:
         """Answer one question from the retrieved passages."""
         return self.ask_many([question], k, where)[0]
 
     def ask_many(self, questions: Sequence[str], k: int | None = None, where: Where | None = None) -> list[Answer]:
-        """Answer many questions; the generator runs them in batches."""
+        """Answer many questions; the generator runs them in batches.
+
+        A question that no passage reaches the prompt for (nothing retrieved, or
+        nothing above the retriever's threshold) is answered with ``NO_ANSWER``
+        and ``abstained=True``, without calling the generator.
+        """
         timings: dict[str, float] = {}
         with _timed(timings, "retrieve"):
-            hits = self.retriever.retrieve(questions, k, where)
+            hits = self.retrieve_many(questions, k, where)
         with _timed(timings, "augment"):
             prompts = [self.augmenter.build(question, found) for question, found in zip(questions, hits)]
         answerable = [index for index, prompt in enumerate(prompts) if prompt.passages]
         with _timed(timings, "generate"):
-            generated = self.generator.generate_batch([prompts[index].messages for index in answerable])
+            # nothing to generate must not load the model, which takes seconds
+            generated = self.generator.generate_batch([prompts[i].messages for i in answerable]) if answerable else []
         texts = dict(zip(answerable, generated))
-        return [
-            Answer(
-                question=question,
-                text=texts.get(index, NO_ANSWER),
-                sources=prompt.passages,
-                prompt=self.generator.render(prompt.messages) if prompt.passages else "",
-                timings={name: seconds / len(questions) for name, seconds in timings.items()},
+        answers: list[Answer] = []
+        for index, (question, prompt) in enumerate(zip(questions, prompts)):
+            text = texts.get(index, NO_ANSWER)
+            citations, invalid = resolve_citations(text, prompt.passages)
+            answers.append(
+                Answer(
+                    question=question,
+                    text=text,
+                    sources=prompt.passages,
+                    prompt=self.generator.render(prompt.messages) if prompt.passages else "",
+                    timings={name: seconds / len(questions) for name, seconds in timings.items()},
+                    citations=citations,
+                    invalid_citations=invalid,
+                    abstained=not prompt.passages,
+                )
             )
-            for index, (question, prompt) in enumerate(zip(questions, prompts))
-        ]
+        return answers
 
     def stream(self, question: str, k: int | None = None, where: Where | None = None) -> TokenStream:
         """Like ``ask``, but the answer arrives token by token."""
         prompt = self.augmenter.build(question, self.retrieve(question, k, where))
         if not prompt.passages:
-            return TokenStream(question, [], "", iter([NO_ANSWER]))
+            return TokenStream(question, [], "", iter([NO_ANSWER]), abstained=True)
         return TokenStream(
             question,
             prompt.passages,
             self.generator.render(prompt.messages),
             self.generator.stream(prompt.messages),
         )
+
+    def evaluate(
+        self,
+        questions: str | Path | Iterable[EvalQuestion | dict[str, Any]],
+        k: int = 10,
+        *,
+        generate: bool = True,
+        where: Where | None = None,
+        progress: bool | None = None,
+    ) -> EvalReport:
+        """Score this pipeline on a question set (a JSON Lines file, or questions): hit@k, MRR, answers, abstention.
+
+        ``generate=False`` scores retrieval only, which is fast; the rules are in ``ragkit.evaluation``.
+        """
+        return evaluate(self, questions, k=k, generate=generate, where=where, progress=progress)
 
     def stats(self) -> dict[str, Any]:
         """Chunk, document and file counts of the store."""

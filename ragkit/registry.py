@@ -14,7 +14,7 @@ import importlib
 from importlib.metadata import EntryPoint, entry_points
 ENTRY_POINT_GROUP = "ragkit.stages"
 
-KINDS = ("loader", "chunker", "embedder", "store", "retriever", "augmenter", "generator")
+KINDS = ("loader", "chunker", "embedder", "store", "index", "retriever", "reranker", "augmenter", "generator")
 
 _BUILTINS: dict[str, dict[str, str]] = {
     "loader": {
@@ -29,9 +29,18 @@ _BUILTINS: dict[str, dict[str, str]] = {
     },
     "embedder": {"sentence-transformers": "ragkit.embedders.sentence_transformers:SentenceTransformerEmbedder"},
     "store": {"chroma": "ragkit.stores.chroma:ChromaStore"},
-    "retriever": {"dense": "ragkit.retrievers.dense:DenseRetriever"},
+    "index": {"bm25": "ragkit.indexes.bm25:BM25Index"},
+    "retriever": {
+        "dense": "ragkit.retrievers.dense:DenseRetriever",
+        "keyword": "ragkit.retrievers.keyword:KeywordRetriever",
+        "hybrid": "ragkit.retrievers.hybrid:HybridRetriever",
+    },
+    "reranker": {"cross-encoder": "ragkit.rerankers.cross_encoder:CrossEncoderReranker"},
     "augmenter": {"template": "ragkit.augmenters.template:TemplateAugmenter"},
-    "generator": {"transformers": "ragkit.generators.huggingface:TransformersGenerator"},
+    "generator": {
+        "transformers": "ragkit.generators.huggingface:TransformersGenerator",
+        "openai": "ragkit.generators.openai:OpenAIGenerator",
+    },
 }
 
 _registered: dict[str, dict[str, type]] = {kind: {} for kind in KINDS}

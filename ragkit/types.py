@@ -11,12 +11,26 @@ from dataclasses import dataclass, field
 from typing import Any
 
 Metadata = dict[str, Any]
+Scalar = str | int | float | bool
 
 
 def content_hash(text: str | bytes) -> str:
     """A short, stable fingerprint used for documents and chunk ids."""
     data = text.encode("utf-8") if isinstance(text, str) else text
     return hashlib.sha256(data).hexdigest()[:16]
+
+
+def stored_metadata(metadata: Metadata) -> dict[str, Scalar]:
+    """Metadata as stores and indexes keep it: scalar values only, ``None`` dropped, anything else as text.
+
+    Every place that stores chunks uses this, so a hit's metadata and the
+    filters that match it are the same whichever index found it.
+    """
+    return {
+        key: value if isinstance(value, (str, int, float, bool)) else str(value)
+        for key, value in metadata.items()
+        if value is not None
+    }
 
 
 @dataclass
@@ -64,12 +78,20 @@ class Chunk:
 
 @dataclass
 class Hit:
-    """A retrieved chunk with its similarity score (higher is closer)."""
+    """A retrieved chunk with its ranking score (higher is closer).
+
+    ``score`` is the score of whatever ranked it last: cosine similarity for
+    dense retrieval, BM25 for keyword search, the fused score for hybrid, the
+    reranker's score after reranking. ``scores`` keeps each component by name
+    (``dense``, ``keyword``, ``rrf``, ``rerank``), so a caller can see why a
+    passage ranked where it did, or calibrate a threshold on one of them.
+    """
 
     id: str
     text: str
     score: float
     metadata: Metadata
+    scores: dict[str, float] = field(default_factory=dict)
 
     @property
     def source(self) -> str:
@@ -86,6 +108,7 @@ class Hit:
             "source": self.source,
             "page": self.page,
             "score": round(self.score, 4),
+            "scores": {name: round(value, 4) for name, value in self.scores.items()},
             "text": self.text,
             "metadata": self.metadata,
         }
@@ -101,19 +124,44 @@ class Prompt:
 
 
 @dataclass
+class Citation:
+    """A passage the answer cites by its number in the prompt (``[n]``), traced back to its chunk."""
+
+    number: int
+    source: str
+    page: int | None
+    hit_id: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"number": self.number, "source": self.source, "page": self.page, "hit_id": self.hit_id}
+
+
+@dataclass
 class Answer:
-    """The result of ``RAG.ask``: the text, the passages it was given, and the exact prompt."""
+    """The result of ``RAG.ask``: the text, the passages it was given, and the exact prompt.
+
+    ``citations`` are the passages the text cites, in the order it first cites
+    them; ``invalid_citations`` counts the numbers it cites that no passage has
+    (dropped). ``abstained`` is True when no passage reached the prompt, so the
+    generator was not called and ``text`` says the documents do not answer.
+    """
 
     question: str
     text: str
     sources: list[Hit]
     prompt: str
     timings: dict[str, float] = field(default_factory=dict)
+    citations: list[Citation] = field(default_factory=list)
+    invalid_citations: int = 0
+    abstained: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "question": self.question,
             "answer": self.text,
+            "abstained": self.abstained,
+            "citations": [citation.to_dict() for citation in self.citations],
+            "invalid_citations": self.invalid_citations,
             "sources": [hit.to_dict() for hit in self.sources],
             "prompt": self.prompt,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
@@ -129,12 +177,21 @@ class Failed:
 
 
 @dataclass
+class Skipped:
+    """A path the walk left alone on purpose (a symbolic link not followed, or one that leads nowhere), and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass
 class IngestReport:
     """What one ``RAG.ingest`` call did (or, for a dry run, would do) to one root.
 
     Every file seen lands in exactly one of ``added``, ``updated``, ``unchanged``
     and ``failed``; ``removed`` lists files the store had that the folder no
-    longer has. Paths are sources, relative to ``root``. A dry run loads no
+    longer has. ``skipped`` lists the symbolic links the walk did not follow
+    (they are not files seen). Paths are sources, relative to ``root``. A dry run loads no
     file, so a file it lists as added or updated may still fail for real.
     ``timings`` splits ``seconds`` into ``plan`` (walk and compare with the
     manifest), ``load`` (waiting for loaded files), ``chunk``, ``embed`` and
@@ -153,6 +210,7 @@ class IngestReport:
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     failed: list[Failed] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -170,6 +228,7 @@ class IngestReport:
             "unchanged": self.unchanged,
             "removed": self.removed,
             "failed": [{"path": f.path, "reason": f.reason} for f in self.failed],
+            "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
             "seconds": round(self.seconds, 3),
             "timings": {name: round(seconds, 3) for name, seconds in self.timings.items()},
         }

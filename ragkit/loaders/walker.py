@@ -3,22 +3,32 @@
 Sorted so that two ingests of the same folder see files in the same order;
 hidden files and folders (``.git``, ``.venv``) are never documents; symlinks are
 skipped unless asked for, and when followed each real folder is walked once, so
-a link back to a parent cannot loop.
+a link back to a parent cannot loop. Every link left alone is reported with the
+reason, so that a missing file is never a mystery.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from ragkit.types import Skipped
+
 logger = logging.getLogger(__name__)
+
+NOT_FOLLOWED = "not followed (loading.follow_symlinks is false)"
 
 
 def walk(
-    root: Path, include: list[str], exclude: list[str], follow_symlinks: bool = False
+    root: Path,
+    include: list[str],
+    exclude: list[str],
+    follow_symlinks: bool = False,
+    skipped: list[Skipped] | None = None,
 ) -> Iterator[tuple[Path, str]]:
     """Yield ``(absolute path, source)`` for each file under ``root`` that the globs select.
 
@@ -27,17 +37,30 @@ def walk(
     matched against it whole (``*.md`` is top-level only, ``**/*.md`` any depth).
     A folder matching an ``exclude`` glob is not entered. A ``root`` that is a
     file is yielded as is, with its name as source: naming it is selecting it.
+    Symbolic links the walk does not follow (all of them unless
+    ``follow_symlinks``; broken ones and links to a folder already walked when
+    it does) are appended to ``skipped`` with the reason, if the globs select them.
     """
     root = Path(root).absolute()
     if not root.exists():
         raise FileNotFoundError(f"no such file or folder: {root}")
     if not root.is_dir():
         return iter([(root, printable(root.name))])
-    return _walk_folder(root, [compile_glob(p) for p in include], [compile_glob(p) for p in exclude], follow_symlinks)
+    return _walk_folder(
+        root,
+        [compile_glob(p) for p in include],
+        [compile_glob(p) for p in exclude],
+        follow_symlinks,
+        skipped if skipped is not None else [],
+    )
 
 
 def _walk_folder(
-    root: Path, include: list[re.Pattern[str]], exclude: list[re.Pattern[str]], follow_symlinks: bool
+    root: Path,
+    include: list[re.Pattern[str]],
+    exclude: list[re.Pattern[str]],
+    follow_symlinks: bool,
+    skipped: list[Skipped],
 ) -> Iterator[tuple[Path, str]]:
     # A stack of sorted listings instead of recursion: the depth of a tree is not ours to bound.
     visited = {_identity(root.stat())}
@@ -47,15 +70,54 @@ def _walk_folder(
         if entry is None:
             stack.pop()
             continue
-        if entry.name.startswith(".") or (entry.is_symlink() and not follow_symlinks):
+        if entry.name.startswith("."):
             continue
-        if entry.is_dir():
+        link = entry.is_symlink()
+        kind = _kind(entry)
+        if _matches(source, exclude) or not (kind == "folder" or _matches(source, include)):
+            continue
+        if link and not follow_symlinks:
+            skipped.append(Skipped(source, _link_not_followed(Path(entry.path), root)))
+        elif kind == "folder":
             identity = _identity(entry.stat())
-            if identity not in visited and not _matches(source, exclude):
+            if identity not in visited:
                 visited.add(identity)
                 stack.append(_listing(Path(entry.path), f"{source}/"))
-        elif entry.is_file() and _matches(source, include) and not _matches(source, exclude):
+            elif link:
+                target = printable(str(Path(entry.path).resolve()))
+                skipped.append(Skipped(source, f"symbolic link to {target}, a folder already walked"))
+        elif kind == "file":
             yield Path(entry.path), source
+        elif link:  # neither file nor folder: the link leads nowhere
+            skipped.append(Skipped(source, _link_not_followed(Path(entry.path), root)))
+
+
+def _kind(entry: os.DirEntry[str]) -> str | None:
+    """``folder``, ``file`` (a regular one) or None (a FIFO, a device, a link leading nowhere).
+
+    For a link, what its target is. A link loop makes ``is_dir`` raise ELOOP rather than answer.
+    """
+    try:
+        return "folder" if entry.is_dir() else "file" if entry.is_file() else None
+    except OSError:
+        return None
+
+
+def _link_not_followed(link: Path, root: Path) -> str:
+    """Why the walk leaves a symbolic link alone, naming where it points."""
+    target = printable(os.readlink(link))
+    try:
+        resolved = link.resolve(strict=True)
+    except (OSError, RuntimeError) as exc:  # Python 3.11 reports a link loop as RuntimeError, later ones as ELOOP
+        if isinstance(exc, RuntimeError) or exc.errno == errno.ELOOP:
+            return f"symbolic link loop (to {target}, which leads back to it)"
+        return f"broken symbolic link (its target {target} does not exist)"
+    real_root = root.resolve()
+    if resolved.is_dir() and link.parent.resolve().is_relative_to(resolved):
+        return f"symbolic link to {printable(str(resolved))}, a folder that contains it (a loop); {NOT_FOLLOWED}"
+    if not resolved.is_relative_to(real_root):
+        return f"symbolic link to {printable(str(resolved))}, outside the ingested folder; {NOT_FOLLOWED}"
+    return f"symbolic link to {printable(resolved.relative_to(real_root).as_posix())}; {NOT_FOLLOWED}"
 
 
 def _listing(folder: Path, prefix: str) -> Iterator[tuple[os.DirEntry[str], str]]:

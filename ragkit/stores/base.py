@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -11,6 +11,14 @@ import numpy as np
 from ragkit.types import Chunk, Hit
 
 Where = dict[str, Any]
+
+
+class StoreUnavailableError(RuntimeError):
+    """The store's server cannot be reached or refuses ragkit; the message names the address and the fix.
+
+    Raised by any store call. An ingest it interrupts resumes where it stopped
+    when run again, like one that was killed.
+    """
 
 
 @runtime_checkable
@@ -33,6 +41,14 @@ class VectorStore(Protocol):
 
     def count(self) -> int: ...
 
+    def scan(self, batch_size: int = 1000) -> Iterator[tuple[list[str], list[Chunk]]]:
+        """Every stored chunk with its id, ``batch_size`` at a time (to rebuild a keyword index from the store)."""
+        ...
+
+    def vectors(self, ids: Sequence[str]) -> np.ndarray:
+        """The stored vectors of ``ids``, one row each in that order (for diversifying results)."""
+        ...
+
     def stats(self) -> dict[str, Any]:
         """At least ``chunks``, ``documents`` and ``files`` counts."""
         ...
@@ -40,6 +56,8 @@ class VectorStore(Protocol):
     def sidecar(self, name: str) -> Path:
         """Where the pipeline keeps its file ``name`` (ingest manifest, lock) for this collection.
 
-        Next to the store's own data, so that it moves and is deleted with it.
+        A local path: next to the store's own data where that is on this
+        machine, so that it moves and is deleted with it; a store on a server
+        keeps it in a local folder of its own.
         """
         ...

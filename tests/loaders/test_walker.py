@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from ragkit.loaders.walker import compile_glob, walk
+from ragkit.types import Skipped
 
 ALL = ["**/*"]
 
@@ -123,23 +124,59 @@ def test_missing_root_fails_at_call_time(tmp_path: Path) -> None:
 
 @pytest.fixture
 def linked(tmp_path: Path) -> Path:
-    """A tree with a file link, a folder link, a loop back to the root and a dangling link."""
+    """A tree with file links (outside and inside), a folder link, a loop back to the root, a dangling link
+    and a link loop that never reaches a file."""
     root = _tree(tmp_path / "root", "real/a.txt", "top.txt")
     outside = _tree(tmp_path / "outside", "o.txt")
     (root / "file-link.txt").symlink_to(outside / "o.txt")
+    (root / "inside-link.txt").symlink_to("top.txt")
     (root / "dir-link").symlink_to(outside, target_is_directory=True)
     (root / "real" / "loop").symlink_to(root, target_is_directory=True)
     (root / "dangling.txt").symlink_to(tmp_path / "nowhere.txt")
+    (root / "ping.txt").symlink_to("pong.txt")
+    (root / "pong.txt").symlink_to("ping.txt")
     return root
 
 
-def test_symlinks_are_not_followed_by_default(linked: Path) -> None:
-    assert _sources(linked) == ["real/a.txt", "top.txt"]
+def _skipped(root: Path, **kwargs: bool) -> tuple[list[str], dict[str, str]]:
+    skipped: list[Skipped] = []
+    sources = [source for _, source in walk(root, ALL, [], skipped=skipped, **kwargs)]
+    return sources, {link.path: link.reason for link in skipped}
 
 
-def test_followed_symlinks_terminate_on_loops(linked: Path) -> None:
-    sources = _sources(linked, follow_symlinks=True)
-    assert sources == ["dir-link/o.txt", "file-link.txt", "real/a.txt", "top.txt"]
+NOT_FOLLOWED = "; not followed (loading.follow_symlinks is false)"
+
+
+def test_symlinks_are_not_followed_by_default_and_each_is_reported(linked: Path, tmp_path: Path) -> None:
+    sources, skipped = _skipped(linked)
+    assert sources == ["real/a.txt", "top.txt"]
+    assert skipped == {
+        "dangling.txt": f"broken symbolic link (its target {tmp_path / 'nowhere.txt'} does not exist)",
+        "dir-link": f"symbolic link to {tmp_path / 'outside'}, outside the ingested folder{NOT_FOLLOWED}",
+        "file-link.txt": f"symbolic link to {tmp_path / 'outside' / 'o.txt'}, outside the ingested folder{NOT_FOLLOWED}",
+        "inside-link.txt": f"symbolic link to top.txt{NOT_FOLLOWED}",
+        "ping.txt": "symbolic link loop (to pong.txt, which leads back to it)",
+        "pong.txt": "symbolic link loop (to ping.txt, which leads back to it)",
+        "real/loop": f"symbolic link to {linked}, a folder that contains it (a loop){NOT_FOLLOWED}",
+    }
+    assert _sources(linked) == sources  # reporting is optional
+
+
+def test_followed_symlinks_terminate_on_loops(linked: Path, tmp_path: Path) -> None:
+    sources, skipped = _skipped(linked, follow_symlinks=True)
+    assert sources == ["dir-link/o.txt", "file-link.txt", "inside-link.txt", "real/a.txt", "top.txt"]
+    assert skipped == {
+        "dangling.txt": f"broken symbolic link (its target {tmp_path / 'nowhere.txt'} does not exist)",
+        "ping.txt": "symbolic link loop (to pong.txt, which leads back to it)",
+        "pong.txt": "symbolic link loop (to ping.txt, which leads back to it)",
+        "real/loop": f"symbolic link to {linked}, a folder already walked",
+    }
+
+
+def test_links_the_globs_leave_out_are_not_reported(linked: Path) -> None:
+    skipped: list[Skipped] = []
+    assert [source for _, source in walk(linked, ["**/*.md"], ["real/**", "dir-link"], skipped=skipped)] == []
+    assert skipped == []
 
 
 def test_special_files_are_not_yielded(tmp_path: Path) -> None:

@@ -1,3 +1,7 @@
+"""The store contract, for an embedded Chroma and for a Chroma server (started by the test run)."""
+
+import re
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +16,18 @@ def _unit(rows: int, dim: int = 16, seed: int = 0) -> np.ndarray:
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
+@pytest.fixture(params=["embedded", "server"])
+def config(request: pytest.FixtureRequest, tmp_path: Path) -> ChromaStore.Config:
+    """A fresh, empty collection: a new folder, or a new collection on the shared server."""
+    if request.param == "embedded":
+        return ChromaStore.Config(path=str(tmp_path / "chroma"))
+    server = request.getfixturevalue("chroma_server")
+    return ChromaStore.Config.model_validate(server.store_keys(f"test-{uuid.uuid4().hex}", tmp_path / "state"))
+
+
 @pytest.fixture()
-def store(tmp_path: Path) -> ChromaStore:
-    return ChromaStore(ChromaStore.Config(path=str(tmp_path / "chroma")))
+def store(config: ChromaStore.Config) -> ChromaStore:
+    return ChromaStore(config)
 
 
 def _chunks() -> list[Chunk]:
@@ -60,8 +73,7 @@ def test_delete_and_stats(store: ChromaStore) -> None:
     assert store.count() == 1 and store.stats()["files"] == 1
 
 
-def test_persists_across_clients(tmp_path: Path) -> None:
-    config = ChromaStore.Config(path=str(tmp_path / "chroma"))
+def test_persists_across_clients(config: ChromaStore.Config) -> None:
     ChromaStore(config).upsert(_chunks(), _unit(3))
     assert ChromaStore(config).count() == 3
 
@@ -75,3 +87,48 @@ def test_one_call_answers_a_batch_of_queries(store: ChromaStore) -> None:
     store.upsert(_chunks(), vectors)
     batch = store.query(vectors, k=1)
     assert [hits[0].id for hits in batch] == [chunk.id for chunk in _chunks()]
+
+
+def test_sidecar_files_are_local_next_to_the_data_or_in_the_state_folder(tmp_path: Path) -> None:
+    embedded = ChromaStore(ChromaStore.Config(path=str(tmp_path / "chroma"), collection="docs"))
+    assert embedded.sidecar("lock") == tmp_path / "chroma" / "docs.lock"
+    server = ChromaStore(ChromaStore.Config(mode="server", host="db.example", port=8001, collection="docs"))
+    assert server.sidecar("lock") == Path(".ragkit/state/db.example_8001/docs.lock")
+    chosen = ChromaStore(ChromaStore.Config(mode="server", state_path=str(tmp_path / "state"), collection="docs"))
+    assert chosen.sidecar("manifest.sqlite") == tmp_path / "state" / "docs.manifest.sqlite"
+
+
+@pytest.mark.parametrize(
+    ("keys", "message"),
+    [
+        ({"mode": "server", "path": "x"}, "'path' is not used in mode 'server'"),
+        ({"host": "db", "token_env": "T"}, "'host', 'token_env' are not used in mode 'embedded' (add `mode: server`"),
+    ],
+)
+def test_keys_of_the_other_mode_are_refused(keys: dict[str, str], message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        ChromaStore.Config.model_validate(keys)
+
+
+def test_a_config_with_every_key_at_its_default_validates_in_both_modes() -> None:
+    server = ChromaStore.Config(mode="server", port=8001, token_env="T")
+    assert ChromaStore.Config.model_validate(server.model_dump()) == server
+    embedded = ChromaStore.Config(path="elsewhere")
+    assert ChromaStore.Config.model_validate(embedded.model_dump()) == embedded
+
+
+def test_scan_pages_through_every_chunk_with_its_id(store: ChromaStore) -> None:
+    chunks = [Chunk(f"text {n}", {"source": f"{n}.md", "ordinal": n}) for n in range(7)]
+    store.upsert(chunks, _unit(7))
+    pages = list(store.scan(batch_size=3))
+    assert [len(ids) for ids, _ in pages] == [3, 3, 1]
+    seen = {chunk_id: chunk for ids, page in pages for chunk_id, chunk in zip(ids, page)}
+    assert seen == {chunk.id: chunk for chunk in chunks}
+
+
+def test_vectors_come_back_in_the_order_asked(store: ChromaStore) -> None:
+    vectors = _unit(3)
+    store.upsert(_chunks(), vectors)
+    ids = [chunk.id for chunk in _chunks()]
+    assert np.allclose(store.vectors([ids[2], ids[0]]), vectors[[2, 0]], atol=1e-6)
+    assert store.vectors([]).size == 0

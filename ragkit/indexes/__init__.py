@@ -1,0 +1,1 @@
+"""Keyword indexes: find chunks by the words they contain, beside the vector store."""

@@ -1,0 +1,1 @@
+"""Rerankers: re-score the retriever's candidates with a stronger, slower model."""

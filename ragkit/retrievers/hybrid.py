@@ -1,0 +1,93 @@
+"""Hybrid retrieval: dense and keyword results fused by reciprocal rank.
+
+Dense retrieval finds paraphrases; keyword search finds the exact option
+name, error code or number that an embedding blurs. Reciprocal rank fusion
+combines the two rankings by rank alone, so their scores need no common scale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from ragkit.config import StageConfig
+from ragkit.embedders.base import Embedder
+from ragkit.indexes.base import KeywordIndex
+from ragkit.retrievers.ranking import ABSTAIN_BELOW, abstains, diversify, reciprocal_rank_fusion
+from ragkit.stores.base import VectorStore
+from ragkit.types import Hit
+
+
+class Weights(StageConfig):
+    """How much each ranking counts in the fusion; 0 leaves it out."""
+
+    dense: float = Field(default=1.0, ge=0)
+    keyword: float = Field(default=1.0, ge=0)
+
+
+class HybridRetriever:
+    """The best of ``candidates`` dense and ``candidates`` keyword hits, by weighted reciprocal rank fusion."""
+
+    needs_index: ClassVar[bool] = True
+
+    class Config(StageConfig):
+        top_k: int = Field(default=5, ge=1)
+        candidates: int = Field(default=50, ge=1)  # hits taken from each side before fusing
+        rrf_k: float = Field(default=60, gt=0)  # score = sum of weight / (rrf_k + rank)
+        weights: Weights = Field(default_factory=Weights)
+        abstain_below: float | None = ABSTAIN_BELOW  # no hits at all when even the best dense cosine is below it
+        mmr_lambda: float | None = Field(default=None, ge=0, le=1)  # diversify: 1 = pure relevance; None = off
+
+    def __init__(self, config: Config, *, embedder: Embedder, store: VectorStore, index: KeywordIndex | None):
+        if index is None:
+            raise ValueError("the hybrid retriever needs a keyword index: add `index: {type: bm25}` to the pipeline")
+        self.config = config
+        self.embedder = embedder
+        self.store = store
+        self.index = index
+
+    @property
+    def top_k(self) -> int:
+        return self.config.top_k
+
+    def retrieve(
+        self, queries: Sequence[str], k: int | None = None, where: dict[str, Any] | None = None
+    ) -> list[list[Hit]]:
+        if not queries:
+            return []
+        k = k or self.config.top_k
+        depth = max(k, self.config.candidates)
+        dense = self.store.query(self.embedder.embed_queries(queries), depth, where)
+        keyword = self.index.search(queries, depth, where)
+        return [self._fuse(dense_hits, keyword_hits, k) for dense_hits, keyword_hits in zip(dense, keyword)]
+
+    def _fuse(self, dense_hits: list[Hit], keyword_hits: list[Hit], k: int) -> list[Hit]:
+        if abstains(dense_hits, self.config.abstain_below):
+            return []
+        found = {hit.id: hit for hit in [*keyword_hits, *dense_hits]}
+        components = {
+            "dense": {hit.id: hit.score for hit in dense_hits},
+            "keyword": {hit.id: hit.score for hit in keyword_hits},
+        }
+        fused = reciprocal_rank_fusion(
+            {name: list(scores) for name, scores in components.items()},
+            k=self.config.rrf_k,
+            weights=self.config.weights.model_dump(),
+        )
+        hits = [
+            Hit(
+                id=chunk_id,
+                text=found[chunk_id].text,
+                score=score,
+                metadata=found[chunk_id].metadata,
+                scores={
+                    **{name: scores[chunk_id] for name, scores in components.items() if chunk_id in scores},
+                    "rrf": score,
+                },
+            )
+            for chunk_id, score in fused
+        ]
+        mmr = self.config.mmr_lambda
+        return diversify(hits, self.store, k, mmr) if mmr is not None else hits[:k]

@@ -1,0 +1,68 @@
+"""Errors as clients see them: a status and one clear message, never a traceback."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger(__name__)
+
+INTERNAL_ERROR = "internal server error; the server log has the details"
+
+_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    409: "conflict_error",
+    413: "request_too_large",
+    422: "invalid_request_error",
+    503: "overloaded_error",
+}
+
+
+class ApiError(Exception):
+    """Raised by a route to answer ``status`` with ``message``."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, headers
+
+
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    """``{"error": {"message", "type"}}``: the shape OpenAI clients, and ragkit's openai generator, parse."""
+    kind = _TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+    return JSONResponse({"error": {"message": message, "type": kind}}, status_code=status, headers=headers)
+
+
+class InternalErrors:
+    """ASGI middleware: an unexpected exception becomes a bare 500 for the client and a traceback in the log.
+
+    Handled here, not left to Starlette and uvicorn, because uvicorn closes the
+    connection after an exception reaches it, and a client that reuses the
+    connection (keep-alive) would see its next request reset.
+    """
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception:
+            log.exception("%s %s failed", scope["method"], scope["path"])
+            if started:  # too late for a status: the connection must end
+                raise
+            await error_response(500, INTERNAL_ERROR)(scope, receive, send)

@@ -1,0 +1,116 @@
+"""Request and response bodies of the HTTP API; FastAPI builds the OpenAPI schema from them.
+
+ragkit's own endpoints forbid unknown fields, so a typo is a 422 rather than a
+silently ignored option. The chat-completions request ignores the OpenAI fields
+it does not use (``top_p``, ``user``, ...), as OpenAI clients send many.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ragkit.types import Hit
+
+# Metadata filters are exact matches on scalar fields: {"file_type": "pdf", "page": 2}.
+Filter = dict[str, str | int | float | bool]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AskRequest(_Strict):
+    question: str = Field(min_length=1, description="the question, in any language")
+    k: int | None = Field(default=None, ge=1, description="passages to retrieve (default: the pipeline's top_k)")
+    where: Filter | None = Field(default=None, description='metadata filter, e.g. {"file_type": "pdf"}')
+    stream: bool = Field(default=False, description="answer as server-sent events: sources, token..., done")
+
+
+class RetrieveRequest(_Strict):
+    question: str = Field(min_length=1)
+    k: int | None = Field(default=None, ge=1)
+    where: Filter | None = None
+
+
+class IngestRequest(_Strict):
+    path: str = Field(min_length=1, description="a folder or file under one of the server's --root folders")
+    prune: bool = Field(default=True, description="delete the chunks of files gone from the folder")
+    dry_run: bool = Field(default=False, description="report what would change; write nothing")
+
+
+class Source(BaseModel):
+    """A passage the answer was given, as ``Hit.to_dict`` writes it."""
+
+    id: str
+    source: str
+    page: int | None
+    score: float
+    text: str
+    metadata: dict[str, Any]
+
+    @classmethod
+    def of(cls, hit: Hit) -> "Source":
+        return cls.model_validate(hit.to_dict())
+
+
+class AskResponse(BaseModel):
+    question: str
+    answer: str
+    sources: list[Source]
+    prompt: str
+    timings: dict[str, float]
+
+
+class RetrieveResponse(BaseModel):
+    question: str
+    hits: list[Source]
+
+
+class StatsResponse(BaseModel):
+    store: dict[str, Any] = Field(description="chunk, document and file counts")
+    server: dict[str, Any] = Field(description="the batching queue: jobs, batches, mean and largest batch")
+
+
+class ChatMessage(BaseModel):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class ChatRequest(BaseModel):
+    """An OpenAI chat-completions request. Sampling settings come from the pipeline's generator:
+    ``temperature`` and ``max_tokens`` are accepted for compatibility and not applied."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: str = "ragkit"
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False
+    temperature: float | None = None
+    max_tokens: int | None = None
+
+
+class ChatChoice(BaseModel):
+    index: int = 0
+    message: ChatMessage
+    finish_reason: str = "stop"
+
+
+class ChatResponse(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[ChatChoice]
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+
+
+class ErrorResponse(BaseModel):
+    """Every error, in the shape OpenAI clients already parse."""
+
+    error: ErrorDetail

@@ -1,0 +1,157 @@
+"""Who may call what, how large a request may be, and which paths ingest may read."""
+
+from __future__ import annotations
+
+import hmac
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ragkit.server.errors import ApiError, error_response
+from ragkit.server.settings import ServerSettings
+
+if TYPE_CHECKING:
+    from ragkit.pipeline import RAG
+
+# Open to anyone who can connect: the health check, and the page, which holds no data (every
+# call it makes carries the token the user types, since a browser cannot send one to load it).
+PUBLIC_PATHS = frozenset({"/", "/healthz"})
+INGEST_PATH = "/v1/ingest"
+
+
+class Guard:
+    """ASGI middleware run before any route: the bearer token first, then the body-size limit.
+
+    The body is read here, up to the limit, and replayed to the app; a body with
+    no ``Content-Length`` (chunked) is held to the same limit.
+    """
+
+    def __init__(self, app: ASGIApp, *, settings: ServerSettings, token: str | None):
+        self.app, self.settings, self.token = app, settings, token
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        try:
+            self._authorize(scope)
+            messages = await self._read_body(scope, receive)
+        except ApiError as exc:
+            await error_response(exc.status, exc.message, exc.headers)(scope, receive, send)
+            return
+        await self.app(scope, _replay(messages, receive), send)
+
+    def _authorize(self, scope: Scope) -> None:
+        path = scope["path"]
+        ingest = path == INGEST_PATH
+        needs_token = ingest or not self.settings.loopback
+        if path in PUBLIC_PATHS or not needs_token:
+            return
+        if self.token is None:  # only reachable for ingest: a server bound elsewhere refuses to start without one
+            raise ApiError(
+                403,
+                f"ingest needs a bearer token, and this server has none: start it with the environment "
+                f"variable {self.settings.token_env} set",
+            )
+        scheme, _, given = _header(scope, b"authorization").partition(" ")
+        challenge = {"WWW-Authenticate": "Bearer"}
+        if scheme.lower() != "bearer" or not given:
+            raise ApiError(
+                401,
+                f"{'ingest' if ingest else 'this server'} needs a bearer token: send the header "
+                f"'Authorization: Bearer <token>' with the token from the server's {self.settings.token_env}",
+                challenge,
+            )
+        if not hmac.compare_digest(given.strip().encode(), self.token.encode()):
+            raise ApiError(401, "wrong bearer token", challenge)
+
+    async def _read_body(self, scope: Scope, receive: Receive) -> list[Message]:
+        limit = self.settings.max_body_bytes
+        too_large = ApiError(413, f"request body is larger than the limit of {limit} bytes")
+        declared = _header(scope, b"content-length")
+        if declared and (not declared.isdigit() or int(declared) > limit):
+            raise too_large
+        messages: list[Message] = []
+        size = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                return messages
+            size += len(message.get("body", b""))
+            if size > limit:
+                raise too_large
+            if not message.get("more_body", False):
+                return messages
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope["headers"]:
+        if key.lower() == name:
+            return str(value.decode("latin-1"))
+    return ""
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    """The body already read, then the real ``receive`` (a streaming response waits on it for a disconnect)."""
+    pending = list(messages)
+
+    async def replayed() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return replayed
+
+
+def read_token(settings: ServerSettings) -> str | None:
+    """The token from the environment, checked against the bind address."""
+    from ragkit.config import ConfigError
+
+    token = os.environ.get(settings.token_env) or None
+    if token is None and not settings.loopback:
+        raise ConfigError(
+            f"serving on {settings.host}, which is not a loopback address, needs a bearer token: set the "
+            f"environment variable {settings.token_env} (or bind 127.0.0.1)"
+        )
+    return token
+
+
+def ingest_target(requested: str, roots: Sequence[Path]) -> Path:
+    """The real path of ``requested`` if it lies inside one of ``roots``; otherwise an ``ApiError`` that says why.
+
+    A relative path is taken relative to the first root. ``..`` is refused
+    outright; symbolic links are resolved before the check, so a link inside a
+    root that points outside it is refused too.
+    """
+    if not roots:
+        raise ApiError(403, "ingest is disabled: start the server with --root DIR for the folders it may ingest")
+    if "\x00" in requested:
+        raise ApiError(422, "path contains a NUL byte")
+    path = Path(requested)
+    if ".." in path.parts:
+        raise ApiError(403, f"path {requested!r} contains '..'; give a path inside a root without it")
+    candidate = path if path.is_absolute() else roots[0] / path
+    real = Path(os.path.realpath(candidate))
+    real_roots = [Path(os.path.realpath(root)) for root in roots]
+    if not any(real == root or real.is_relative_to(root) for root in real_roots):
+        allowed = ", ".join(str(root) for root in real_roots)
+        raise ApiError(403, f"path {requested!r} is outside the folders this server may ingest ({allowed})")
+    if not real.exists():
+        raise ApiError(404, f"no such file or folder: {requested!r}")
+    return real
+
+
+def check_roots(roots: Sequence[Path], rag: RAG) -> None:
+    """Refuse roots that are not folders, or that ingest would leave through symbolic links."""
+    from ragkit.config import ConfigError
+
+    for root in roots:
+        if not root.is_dir():
+            raise ConfigError(f"--root {root}: not a folder")
+    if roots and rag.config.loading.follow_symlinks:
+        raise ConfigError(
+            "--root cannot be combined with loading.follow_symlinks: true in the pipeline: a link inside a "
+            "root could reach any file on this machine"
+        )
