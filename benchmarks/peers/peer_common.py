@@ -193,11 +193,15 @@ def _summary(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def chunk_stats(token_counts: list[int]) -> dict[str, float]:
-    """Chunk length statistics in tokens of the embedder's tokenizer, to compare the peers' splitters."""
+    """Lengths of the texts embedded, in tokens of the embedder's tokenizer, to compare the splitters.
+
+    ``over_256``: chunks longer than the model's 256-token window, which the embedder truncates.
+    """
     ordered = sorted(token_counts)
     if not ordered:
-        return {"mean_tokens": 0.0, "median_tokens": 0.0, "max_tokens": 0.0, "over_256": 0}
+        return {"total_tokens": 0, "mean_tokens": 0.0, "median_tokens": 0.0, "max_tokens": 0.0, "over_256": 0}
     return {
+        "total_tokens": sum(ordered),
         "mean_tokens": statistics.fmean(ordered),
         "median_tokens": statistics.median(ordered),
         "max_tokens": ordered[-1],
