@@ -20,7 +20,8 @@ question of ``--questions``; a question is answered at rank r when the r-th chun
 gold ``file`` (paths compared by suffix: ``html/x.html`` matches ``x.html``). The table gives
 hit@1/3/5/10 and MRR@k for ragkit's pipelines and every peer mode (dense, keyword, hybrid).
 
-Results go to ``benchmarks/results/peers_<ingest|retrieval>_<folder name>.json`` unless ``--json``.
+Results go to ``benchmarks/results/peers_<ingest|retrieval>_<folder name>.json`` unless ``--json``;
+``run.py --table RESULTS.json`` prints a saved run's table again.
 """
 
 from __future__ import annotations
@@ -48,7 +49,9 @@ from ragkit.models import resolve  # noqa: E402
 
 PEERS = ("llamaindex", "langchain", "haystack")
 DEPTHS = (1, 3, 5, 10)
-QUESTIONS = REPO.parent / "shared" / "eval" / "dev_debian_faq.jsonl"
+# ../shared next to the main checkout; a worktree may sit one level deeper.
+SHARED = next((parent / "shared" for parent in REPO.parents if (parent / "shared" / "eval").is_dir()), REPO.parent / "shared")
+QUESTIONS = SHARED / "eval" / "dev_debian_faq.jsonl"
 # What each virtualenv's versions are reported for (those installed, of these).
 PACKAGES = (
     "torch", "transformers", "sentence-transformers", "tokenizers", "chromadb", "pypdf", "beautifulsoup4", "lxml",
@@ -75,7 +78,7 @@ class System:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folder", type=Path, help="the folder every system ingests")
+    parser.add_argument("folder", type=Path, nargs="?", help="the folder every system ingests")
     parser.add_argument("--retrieval", action="store_true", help="measure retrieval quality instead of ingest speed")
     parser.add_argument("--questions", type=Path, default=QUESTIONS, help="JSONL with question, id and gold file")
     parser.add_argument("--pipelines", type=Path, nargs="+", default=[REPO / "pipelines" / "default.yaml"],
@@ -86,8 +89,15 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="ingest runs per system (the fastest counts)")
     parser.add_argument("--json", type=Path, default=None, help="where to write the results")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder with the stores and logs")
+    parser.add_argument("--table", type=Path, default=None, help="only print the table of a results JSON written before")
     args = parser.parse_args()
 
+    if args.table:
+        saved = json.loads(args.table.read_text())
+        print(_retrieval_table(saved) if "scores" in saved else _ingest_table(saved))
+        return
+    if args.folder is None:
+        parser.error("give the FOLDER to ingest (or --table RESULTS.json)")
     folder = args.folder.resolve()
     if not folder.is_dir():
         parser.error(f"{folder} is not a folder")
@@ -171,11 +181,13 @@ def _run_ingest(system: System, folder: Path, model: str, store: Path, scratch: 
     if system.name in PEERS:
         command += ["--model", model]
     _progress(f"{system.name}: ingest")
+    load_before = os.getloadavg()[0]
     wall, error = _call(system, command, scratch / f"{out.stem}.log")
+    load = {"load_before": load_before, "load_after": os.getloadavg()[0]}  # other work on the machine skews the timing
     if error:
-        return {"error": error, "process_seconds": wall}
+        return {"error": error, "process_seconds": wall, **load}
     result = json.loads(out.read_text())
-    result["process_seconds"] = wall
+    result.update(process_seconds=wall, **load)
     _progress(f"{system.name}: {result['seconds']:.1f} s, {result['files']} files, {result['chunks']} chunks")
     return result
 
@@ -271,8 +283,9 @@ def _ingest_table(results: dict[str, Any]) -> str:
     lines = [
         f"{results['folder']}; model {results['model']}; best of {results['repeat']} run(s) per system",
         "",
-        "| system | s | process s | files | files/s | chunks | chunks/s | import | setup | load | chunk | embed+write | time / ragkit's |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| system | s | process s | files | files/s | chunks | chunks/s | import | setup | load | chunk | embed+write "
+        "| time / ragkit's | load avg before, after |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, run in best.items():
         if "error" in run:
@@ -284,7 +297,7 @@ def _ingest_table(results: dict[str, Any]) -> str:
             f"| {name} | {seconds:.1f} | {run['process_seconds']:.1f} | {run['files']} | {run['files'] / seconds:.3f} | "
             f"{run['chunks']} | {run['chunks'] / seconds:.1f} | "
             + " | ".join(f"{phases.get(phase, 0.0):.1f}" for phase in ("import", "setup", "load", "chunk", "embed+write"))
-            + f" | {ratio} |"
+            + f" | {ratio} | {_load(run)} |"
         )
     peers = [run for name, run in best.items() if name in PEERS and "error" not in run]
     if peers and "error" not in ragkit:
@@ -295,13 +308,19 @@ def _ingest_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _load(run: dict[str, Any]) -> str:
+    """The machine's 1-minute load average around a run (2 cores: above 2, other work competed)."""
+    return f"{run['load_before']:.1f}, {run['load_after']:.1f}" if "load_before" in run else "-"
+
+
 def _retrieval_table(results: dict[str, Any]) -> str:
     depths = [depth for depth in DEPTHS if depth <= results["k"]]
     lines = [
         f"{results['folder']}; {results['scored']} questions from {results['questions']}; model {results['model']}",
         "",
-        "| system | retrieval | chunks | " + " | ".join(f"hit@{depth}" for depth in depths) + f" | MRR@{results['k']} | ms/question |",
-        "| --- | --- | --- | " + " | ".join("---" for _ in depths) + " | --- | --- |",
+        "| system | retrieval | chunks | " + " | ".join(f"hit@{depth}" for depth in depths)
+        + f" | MRR@{results['k']} | ms/question, median | mean |",
+        "| --- | --- | --- | " + " | ".join("---" for _ in depths) + " | --- | --- | --- |",
     ]
     for row in results["scores"]:
         if "error" in row:
@@ -310,7 +329,7 @@ def _retrieval_table(results: dict[str, Any]) -> str:
         lines.append(
             f"| {row['system']} | {row['mode']} | {row['chunks']} | "
             + " | ".join(f"{row[f'hit@{depth}']:.3f}" for depth in depths)
-            + f" | {row['mrr']:.3f} | {row['latency']['mean_ms']:.1f} |"
+            + f" | {row['mrr']:.3f} | {row['latency']['p50_ms']:.1f} | {row['latency']['mean_ms']:.1f} |"
         )
     return "\n".join(lines)
 
