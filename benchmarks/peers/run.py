@@ -1,0 +1,357 @@
+"""ragkit against LlamaIndex, LangChain and Haystack in one run: ingest speed, or retrieval quality.
+
+    python benchmarks/peers/run.py FOLDER                # ingest speed (issue 3)
+    python benchmarks/peers/run.py --retrieval FOLDER    # retrieval quality on the dev set (issue 4)
+
+Run it with ragkit's python (``/work/venv/bin/python`` or ``.venv/bin/python``) after
+``bash benchmarks/peers/setup.sh``. Every system runs in its own process, one after the other,
+ingesting FOLDER into a fresh persistent store in a scratch folder: ragkit through
+``peer_ragkit.py`` with each ``--pipelines`` file (default: ``pipelines/default.yaml``), each
+peer through ``peer_<name>.py`` with its own virtualenv. All embed with the same model folder:
+the one ragkit's first pipeline resolves its embedder to.
+
+Ingest speed: a table of seconds (import + setup + load + chunk + embed and write, measured
+inside each process; the process's wall time beside it), files/s, chunks and each system's time
+over ragkit's. The target: the fastest peer takes at least 1.5x ragkit's time. ``--repeat N``
+runs every system N times, rotating the order, and keeps each one's fastest run.
+
+Retrieval quality: each system ingests FOLDER, then retrieves the top ``--k`` chunks for every
+question of ``--questions``; a question is answered at rank r when the r-th chunk comes from its
+gold ``file`` (paths compared by suffix: ``html/x.html`` matches ``x.html``). The table gives
+hit@1/3/5/10 and MRR@k for ragkit's pipelines and every peer mode (dense, keyword, hybrid).
+
+Results go to ``benchmarks/results/peers_<ingest|retrieval>_<folder name>.json`` unless ``--json``;
+``run.py --table RESULTS.json`` prints a saved run's table again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+sys.path.insert(0, str(REPO))
+
+from ragkit.config import load_yaml  # noqa: E402
+from ragkit.models import resolve  # noqa: E402
+
+PEERS = ("llamaindex", "langchain", "haystack")
+DEPTHS = (1, 3, 5, 10)
+# ../shared next to the main checkout; a worktree may sit one level deeper.
+SHARED = next((parent / "shared" for parent in REPO.parents if (parent / "shared" / "eval").is_dir()), REPO.parent / "shared")
+QUESTIONS = SHARED / "eval" / "dev_debian_faq.jsonl"
+# What each virtualenv's versions are reported for (those installed, of these).
+PACKAGES = (
+    "torch", "transformers", "sentence-transformers", "tokenizers", "chromadb", "pypdf", "beautifulsoup4", "lxml",
+    "llama-index-core", "llama-index-embeddings-huggingface", "llama-index-readers-file",
+    "llama-index-vector-stores-chroma", "llama-index-retrievers-bm25", "bm25s",
+    "langchain", "langchain-core", "langchain-classic", "langchain-community", "langchain-huggingface",
+    "langchain-chroma", "langchain-text-splitters", "rank-bm25",
+    "haystack-ai", "chroma-haystack", "sentence-transformers-haystack", "trafilatura", "markdown-it-py", "mdit-plain",
+)
+
+
+@dataclass(frozen=True)
+class System:
+    """One contender: a script, the python that runs it, and the extra arguments it takes."""
+
+    name: str
+    python: Path
+    script: Path
+    extra: tuple[str, ...]
+
+    def available(self) -> bool:
+        return self.python.exists()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", type=Path, nargs="?", help="the folder every system ingests")
+    parser.add_argument("--retrieval", action="store_true", help="measure retrieval quality instead of ingest speed")
+    parser.add_argument("--questions", type=Path, default=QUESTIONS, help="JSONL with question, id and gold file")
+    parser.add_argument("--pipelines", type=Path, nargs="+", default=[REPO / "pipelines" / "default.yaml"],
+                        help="ragkit pipeline files, each measured (default: pipelines/default.yaml)")
+    parser.add_argument("--peers", default=",".join(PEERS), help=f"comma-separated, of: {', '.join(PEERS)}")
+    parser.add_argument("--modes", default="dense,keyword,hybrid", help="the peers' retrieval modes")
+    parser.add_argument("--k", type=int, default=10, help="chunks retrieved per question")
+    parser.add_argument("--repeat", type=int, default=1, help="ingest runs per system (the fastest counts)")
+    parser.add_argument("--json", type=Path, default=None, help="where to write the results")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch folder with the stores and logs")
+    parser.add_argument("--table", type=Path, default=None, help="only print the table of a results JSON written before")
+    args = parser.parse_args()
+
+    if args.table:
+        saved = json.loads(args.table.read_text())
+        print(_retrieval_table(saved) if "scores" in saved else _ingest_table(saved))
+        return
+    if args.folder is None:
+        parser.error("give the FOLDER to ingest (or --table RESULTS.json)")
+    folder = args.folder.resolve()
+    if not folder.is_dir():
+        parser.error(f"{folder} is not a folder")
+    peers = [name.strip() for name in args.peers.split(",") if name.strip()]
+    unknown = sorted(set(peers) - set(PEERS))
+    if unknown:
+        parser.error(f"--peers: unknown {', '.join(unknown)}; known: {', '.join(PEERS)}")
+    systems = _systems(args.pipelines, peers)
+    missing = [system.name for system in systems if not system.available()]
+    if missing:
+        sys.exit(f"no virtualenv for {', '.join(missing)}: run `bash benchmarks/peers/setup.sh` first")
+    model = resolve(load_yaml(args.pipelines[0]).embedder.model).location
+    kind = "retrieval" if args.retrieval else "ingest"
+    out = args.json or REPO / "benchmarks" / "results" / f"peers_{kind}_{folder.name}.json"
+
+    scratch = Path(tempfile.mkdtemp(prefix="ragkit-peers-"))
+    _progress(f"{kind}: {folder}; model {model}; scratch {scratch}")
+    results: dict[str, Any] = {
+        "command": " ".join(["python", *sys.argv]),
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "folder": str(folder),
+        "model": model,
+        "versions": {system.name: _versions(system.python) for system in systems},
+    }
+    try:
+        if args.retrieval:
+            results.update(_retrieval(systems, folder, model, args, scratch))
+            text = _retrieval_table(results)
+        else:
+            results.update(_ingest(systems, folder, model, args.repeat, scratch))
+            text = _ingest_table(results)
+        results["table"] = text
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results, indent=2))
+        print(text)
+        _progress(f"wrote {out}")
+    finally:
+        if args.keep:
+            _progress(f"kept {scratch}")
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _systems(pipelines: Sequence[Path], peers: Sequence[str]) -> list[System]:
+    """ragkit once per pipeline file (labelled by file name when there are several), then the peers."""
+    systems = [
+        System(
+            "ragkit" if len(pipelines) == 1 else f"ragkit ({pipeline.name})",
+            Path(sys.executable),
+            HERE / "peer_ragkit.py",
+            ("--pipeline", str(pipeline.resolve())),
+        )
+        for pipeline in pipelines
+    ]
+    for name in peers:
+        systems.append(System(name, HERE / ".venvs" / name / "bin" / "python", HERE / f"peer_{name}.py", ()))
+    return systems
+
+
+def _ingest(systems: list[System], folder: Path, model: str, repeat: int, scratch: Path) -> dict[str, Any]:
+    """Every system ingests ``folder`` ``repeat`` times, in an order that rotates; each one's fastest run counts."""
+    runs: dict[str, list[dict[str, Any]]] = {system.name: [] for system in systems}
+    for round_ in range(repeat):
+        order = systems[round_ % len(systems):] + systems[: round_ % len(systems)]
+        for system in order:
+            store = scratch / f"store-{_slug(system.name)}-{round_}"
+            result = _run_ingest(system, folder, model, store, scratch)
+            runs[system.name].append(result)
+            shutil.rmtree(store, ignore_errors=True)
+    best = {
+        name: min((run for run in done if "error" not in run), key=lambda run: run["seconds"], default=done[-1])
+        for name, done in runs.items()
+    }
+    return {"repeat": repeat, "runs": runs, "best": best}
+
+
+def _run_ingest(system: System, folder: Path, model: str, store: Path, scratch: Path) -> dict[str, Any]:
+    out = scratch / f"ingest-{_slug(system.name)}-{store.name}.json"
+    command = ["ingest", str(folder), "--store", str(store), "--json", str(out), *system.extra]
+    if system.name in PEERS:
+        command += ["--model", model]
+    _progress(f"{system.name}: ingest")
+    load_before = os.getloadavg()[0]
+    wall, error = _call(system, command, scratch / f"{out.stem}.log")
+    load = {"load_before": load_before, "load_after": os.getloadavg()[0]}  # other work on the machine skews the timing
+    if error:
+        return {"error": error, "process_seconds": wall, **load}
+    result = json.loads(out.read_text())
+    result.update(process_seconds=wall, **load)
+    _progress(f"{system.name}: {result['seconds']:.1f} s, {result['files']} files, {result['chunks']} chunks")
+    return result
+
+
+def _retrieval(systems: list[System], folder: Path, model: str, args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
+    """Every system ingests ``folder`` once, then answers every question; each (system, mode) is scored."""
+    gold = {item["id"]: item["file"] for item in _questions(args.questions) if item.get("file")}
+    ingests: dict[str, Any] = {}
+    scores: list[dict[str, Any]] = []
+    rankings: dict[str, Any] = {}
+    for system in systems:
+        store = scratch / f"store-{_slug(system.name)}"
+        ingests[system.name] = ingest = _run_ingest(system, folder, model, store, scratch)
+        if "error" in ingest:
+            continue
+        out = scratch / f"retrieve-{_slug(system.name)}.json"
+        command = ["retrieve", "--store", str(store), "--questions", str(args.questions), "--k", str(args.k), "--json", str(out)]
+        command += [*system.extra, *(["--model", model, "--modes", args.modes] if system.name in PEERS else [])]
+        _progress(f"{system.name}: retrieve")
+        _, error = _call(system, command, scratch / f"{out.stem}.log")
+        if error:
+            scores.append({"system": system.name, "mode": "-", "error": error})
+            continue
+        retrieved = json.loads(out.read_text())
+        for mode, data in retrieved["modes"].items():
+            ranked = {item["id"]: item["sources"] for item in data["questions"]}
+            score = _score(ranked, gold, args.k)
+            scores.append({"system": system.name, "mode": mode, "chunks": ingest["chunks"], "latency": data["latency"], **score})
+            rankings[f"{system.name}/{mode}"] = ranked
+            _progress(f"{system.name} {mode}: hit@1 {score['hit@1']:.3f}, MRR {score['mrr']:.3f}")
+        ingests[system.name]["retrieve_setup_phases"] = retrieved["setup_phases"]
+    return {"questions": str(args.questions), "scored": len(gold), "k": args.k, "ingests": ingests, "scores": scores, "rankings": rankings}
+
+
+def _score(ranked: dict[str, list[str]], gold: dict[str, str], k: int) -> dict[str, float]:
+    """hit@n and MRR@k over the questions with a gold file; a question missing from ``ranked`` counts as a miss."""
+    ranks = [_gold_rank(ranked.get(question, [])[:k], file) for question, file in gold.items()]
+    scores = {f"hit@{depth}": _mean([rank is not None and rank <= depth for rank in ranks]) for depth in DEPTHS if depth <= k}
+    scores["mrr"] = _mean([1 / rank if rank else 0.0 for rank in ranks])
+    return scores
+
+
+def _gold_rank(sources: list[str], gold: str) -> int | None:
+    """The 1-based rank of the first source naming the gold file, or None."""
+    for rank, source in enumerate(sources, start=1):
+        if _same_file(source, gold):
+            return rank
+    return None
+
+
+def _same_file(source: str, gold: str) -> bool:
+    """Equal paths, or one ends with the other at a ``/`` (sources are relative to the folder ingested)."""
+    a, b = source.replace("\\", "/").strip("/"), gold.replace("\\", "/").strip("/")
+    return bool(a) and (a == b or a.endswith("/" + b) or b.endswith("/" + a))
+
+
+def _call(system: System, command: list[str], log: Path) -> tuple[float, str | None]:
+    """Run one system's script; its output goes to ``log``. Returns the wall seconds and an error, if any."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    started = time.perf_counter()
+    with open(log, "w") as handle:
+        completed = subprocess.run(
+            [str(system.python), str(system.script), *command], stdout=handle, stderr=subprocess.STDOUT, env=env, cwd=log.parent
+        )
+    wall = time.perf_counter() - started
+    if completed.returncode == 0:
+        return wall, None
+    tail = log.read_text(errors="replace").splitlines()[-15:]
+    _progress(f"{system.name} failed (exit {completed.returncode}); last lines of {log}:\n" + "\n".join(tail))
+    return wall, f"exit {completed.returncode}: {tail[-1] if tail else ''}"
+
+
+def _versions(python: Path) -> dict[str, str]:
+    """The installed versions of ``PACKAGES`` in the environment of ``python``."""
+    code = (
+        "import importlib.metadata as m, json, sys\n"
+        "found = {}\n"
+        "for name in sys.argv[1:]:\n"
+        "    try: found[name] = m.version(name)\n"
+        "    except m.PackageNotFoundError: pass\n"
+        "print(json.dumps(found))"
+    )
+    if not python.exists():
+        return {}
+    output = subprocess.run([str(python), "-c", code, *PACKAGES], capture_output=True, text=True, check=True).stdout
+    return json.loads(output)
+
+
+def _ingest_table(results: dict[str, Any]) -> str:
+    best = results["best"]
+    ragkit = next(iter(best.values()))
+    lines = [
+        f"{results['folder']}; model {results['model']}; best of {results['repeat']} run(s) per system",
+        "",
+        "| system | s | process s | files | files/s | chunks | chunks/s | import | setup | load | chunk | embed+write "
+        "| time / ragkit's | load avg before, after |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, run in best.items():
+        if "error" in run:
+            lines.append(f"| {name} | failed: {run['error']} |")
+            continue
+        seconds, phases = run["seconds"], run["phases"]
+        ratio = f"{seconds / ragkit['seconds']:.2f}" if "error" not in ragkit else "-"
+        lines.append(
+            f"| {name} | {seconds:.1f} | {run['process_seconds']:.1f} | {run['files']} | {run['files'] / seconds:.3f} | "
+            f"{run['chunks']} | {run['chunks'] / seconds:.1f} | "
+            + " | ".join(f"{phases.get(phase, 0.0):.1f}" for phase in ("import", "setup", "load", "chunk", "embed+write"))
+            + f" | {ratio} | {_load(run)} |"
+        )
+    peers = [run for name, run in best.items() if name in PEERS and "error" not in run]
+    if peers and "error" not in ragkit:
+        fastest = min(peers, key=lambda run: run["seconds"])
+        ratio = fastest["seconds"] / ragkit["seconds"]
+        verdict = "met" if ratio >= 1.5 else "not met"
+        lines += ["", f"fastest peer: {fastest['peer']}, {ratio:.2f}x ragkit's time (target >= 1.5x: {verdict})"]
+    return "\n".join(lines)
+
+
+def _load(run: dict[str, Any]) -> str:
+    """The machine's 1-minute load average around a run (2 cores: above 2, other work competed)."""
+    return f"{run['load_before']:.1f}, {run['load_after']:.1f}" if "load_before" in run else "-"
+
+
+def _retrieval_table(results: dict[str, Any]) -> str:
+    depths = [depth for depth in DEPTHS if depth <= results["k"]]
+    lines = [
+        f"{results['folder']}; {results['scored']} questions from {results['questions']}; model {results['model']}",
+        "",
+        "| system | retrieval | chunks | " + " | ".join(f"hit@{depth}" for depth in depths)
+        + f" | MRR@{results['k']} | ms/question, median | mean |",
+        "| --- | --- | --- | " + " | ".join("---" for _ in depths) + " | --- | --- | --- |",
+    ]
+    for row in results["scores"]:
+        if "error" in row:
+            lines.append(f"| {row['system']} | failed: {row['error']} |")
+            continue
+        lines.append(
+            f"| {row['system']} | {row['mode']} | {row['chunks']} | "
+            + " | ".join(f"{row[f'hit@{depth}']:.3f}" for depth in depths)
+            + f" | {row['mrr']:.3f} | {row['latency']['p50_ms']:.1f} | {row['latency']['mean_ms']:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def _questions(path: Path) -> list[dict[str, Any]]:
+    """The question set, each with an ``id`` (its line number when it has none, as the scripts number them)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [{"id": str(number), **json.loads(line)} for number, line in enumerate(lines, start=1) if line.strip()]
+
+
+def _mean(values: Sequence[float | bool]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def _slug(name: str) -> str:
+    return "".join(char if char.isalnum() else "-" for char in name).strip("-")
+
+
+def _progress(message: str) -> None:
+    """Progress to stderr at once: a run cut short still shows how far it got."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    main()
