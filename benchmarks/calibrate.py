@@ -51,7 +51,8 @@ UNANSWERABLE = {
     "sample": REPO / "benchmarks" / "eval" / "sample_docs_unanswerable.jsonl",
 }
 # Dense retrieval with no threshold of its own, whatever the pipeline file says.
-DENSE = {"retriever": {"type": "dense", "score_threshold": None}}
+# Dense scores with no threshold of any kind: the sweep itself plays the threshold.
+DENSE = {"retriever": {"type": "dense", "score_threshold": None, "abstain_below": None}}
 GRID_STEP = 0.025
 
 
@@ -108,7 +109,7 @@ def main() -> None:
     parser.add_argument("corpus", choices=["debian", "sample"])
     parser.add_argument("--store", type=Path, help="debian: the store of the corpus' html/ folder")
     parser.add_argument("--dev-set", type=Path, default=DEV_SET, help=f"debian: answerable questions (default {DEV_SET})")
-    parser.add_argument("--pipeline", type=Path, default=REPO / "pipelines" / "default.yaml")
+    parser.add_argument("--pipeline", type=Path, default=REPO / "pipelines" / "dense.yaml")
     parser.add_argument("--min-kept", type=float, default=0.99, help="share of answerable questions a default keeps")
     parser.add_argument("--json", type=Path, help="also write the scores and the chosen thresholds here")
     args = parser.parse_args()
