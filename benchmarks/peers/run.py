@@ -105,6 +105,9 @@ def main() -> None:
     unknown = sorted(set(peers) - set(PEERS))
     if unknown:
         parser.error(f"--peers: unknown {', '.join(unknown)}; known: {', '.join(PEERS)}")
+    names = [pipeline.name for pipeline in args.pipelines]
+    if len(set(names)) < len(names):
+        parser.error(f"--pipelines: give files with different names (they label the results): {', '.join(names)}")
     systems = _systems(args.pipelines, peers)
     missing = [system.name for system in systems if not system.available()]
     if missing:
