@@ -63,7 +63,7 @@ class Phases:
 
 
 def main(peer: str, ingest: IngestFn, retrieve: RetrieveFn, modes: tuple[str, ...]) -> None:
-    """The command line of one peer script; ``modes`` are the retrieval modes it offers, the first the default."""
+    """The command line of one peer script; ``modes`` are the retrieval modes it offers, all run by default."""
     offline()
     parser = argparse.ArgumentParser(description=f"Ingest a folder or retrieve from it with {peer} (a ragkit peer benchmark).")
     commands = parser.add_subparsers(dest="command", required=True)
