@@ -83,7 +83,8 @@ class Hit:
     ``score`` is the score of whatever ranked it last: cosine similarity for
     dense retrieval, BM25 for keyword search, the fused score for hybrid, the
     reranker's score after reranking. ``scores`` keeps each component by name
-    (``dense``, ``keyword``, ``rrf``, ``rerank``), so a caller can see why a
+    (``dense``, ``keyword``, ``rrf``, ``rerank``; ``matched``, the share of the query's
+    keyword terms the chunk contains), so a caller can see why a
     passage ranked where it did, or calibrate a threshold on one of them.
     """
 

@@ -144,22 +144,29 @@ class BM25Index:
             return [[] for _ in queries]
         mask = self._mask(built, where) if where else None
         found: list[list[tuple[str, float]]] = []
+        query_terms: list[set[str]] = []
         for query in queries:
             terms = self.tokenizer(query)
             scores = built.model.get_scores(terms, weight_mask=mask) if terms else np.zeros(len(built.ids))
             top = np.argpartition(-scores, min(k, len(scores)) - 1)[:k]
             top = top[np.argsort(-scores[top], kind="stable")]
             found.append([(built.ids[row], float(scores[row])) for row in top if scores[row] > 0])
+            query_terms.append(set(terms))
         stored = self._rows({chunk_id for hits in found for chunk_id, _ in hits})
         # A chunk deleted since the matrix was built (by a concurrent ingest) is simply left out.
         return [
-            [
-                Hit(id=chunk_id, text=stored[chunk_id][0], score=score, metadata=stored[chunk_id][1])
-                for chunk_id, score in hits
-                if chunk_id in stored
-            ]
-            for hits in found
+            [self._hit(chunk_id, score, *stored[chunk_id], terms) for chunk_id, score in hits if chunk_id in stored]
+            for hits, terms in zip(found, query_terms)
         ]
+
+    def _hit(self, chunk_id: str, score: float, text: str, metadata: dict[str, Any], query_terms: set[str]) -> Hit:
+        """A hit whose ``scores`` also say which share of the query's distinct terms the chunk contains.
+
+        That share is evidence a BM25 score cannot give on its own scale: a
+        chunk with every term of the question is on topic whatever the corpus.
+        """
+        matched = len(query_terms & set(self.tokenizer(text))) / len(query_terms)
+        return Hit(id=chunk_id, text=text, score=score, metadata=metadata, scores={"keyword": score, "matched": matched})
 
     def _rows(self, ids: set[str]) -> dict[str, tuple[str, dict[str, Any]]]:
         rows: dict[str, tuple[str, dict[str, Any]]] = {}

@@ -1,5 +1,9 @@
 """HTML pages: the readable text, without navigation, scripts or hidden parts.
 
+Navigation includes the tables of contents that documentation generators
+(DocBook, Sphinx) put on every page: they repeat the page's and the site's
+headings, so in a search index they outrank the sections they point to.
+
 Block elements become paragraphs separated by blank lines, so that the chunkers
 see the same structure a reader does; whitespace inside a paragraph collapses as
 a browser would render it.
@@ -26,8 +30,14 @@ _DROPPED_TAGS = frozenset(
     {"head", "script", "style", "noscript", "nav", "header", "footer", "aside", "form", "template", "svg", "iframe"}
 )
 _DROPPED_ROLES = frozenset({"navigation", "banner", "contentinfo"})
-# Sphinx's "¶" permalinks after every heading.
-_DROPPED_CLASSES = frozenset({"headerlink"})
+# Sphinx's "¶" permalinks after every heading; DocBook's and Sphinx's tables of contents and sidebars.
+_DROPPED_CLASSES = frozenset({"headerlink", "toc", "sphinxsidebar", "related", "breadcrumb", "breadcrumbs"})
+# A list is a menu or a table of contents when it has at least this many links, nearly all of its
+# text is link text, and nearly all links point within the site; a list of external links is content.
+_MENU_MIN_LINKS = 5
+_MENU_LINK_TEXT_SHARE = 0.9
+_MENU_INTERNAL_SHARE = 0.8
+_LISTS = frozenset({"ul", "ol", "dl"})
 
 # Elements that start a new paragraph.
 _BLOCKS = frozenset(
@@ -89,7 +99,20 @@ def _is_boilerplate(tag: Tag) -> bool:
     roles = str(tag.get("role", "")).lower().split()
     if any(role in _DROPPED_ROLES for role in roles):
         return True
-    return any(name in _DROPPED_CLASSES for name in tag.get_attribute_list("class"))
+    if any(name in _DROPPED_CLASSES for name in tag.get_attribute_list("class")):
+        return True
+    return tag.name in _LISTS and _is_menu(tag)
+
+
+def _is_menu(tag: Tag) -> bool:
+    """A list of links within the site, with little else: a menu or a table of contents."""
+    links = tag.find_all("a", href=True)
+    if len(links) < _MENU_MIN_LINKS:
+        return False
+    text = len("".join(tag.get_text().split()))
+    link_text = sum(len("".join(link.get_text().split())) for link in links)
+    internal = sum(1 for link in links if "://" not in link["href"] and not link["href"].startswith("mailto:"))
+    return link_text >= _MENU_LINK_TEXT_SHARE * text and internal >= _MENU_INTERNAL_SHARE * len(links)
 
 
 def html_to_text(root: Tag) -> str:

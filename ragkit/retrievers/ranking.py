@@ -75,6 +75,16 @@ def diversify(hits: list[Hit], store: VectorStore, k: int, weight: float) -> lis
 ABSTAIN_BELOW = 0.3
 
 
-def abstains(dense_hits: Sequence[Hit], threshold: float | None) -> bool:
-    """Whether to answer nothing: no dense candidate's cosine reaches ``threshold`` (None: never abstain)."""
-    return threshold is not None and max((hit.score for hit in dense_hits), default=float("-inf")) < threshold
+def abstains(dense_hits: Sequence[Hit], threshold: float | None, keyword_hits: Sequence[Hit] = ()) -> bool:
+    """Whether to answer nothing: no dense candidate's cosine reaches ``threshold`` (None: never abstain).
+
+    With keyword hits (hybrid retrieval), a best keyword passage that holds
+    every term of the question vetoes the abstention: a short question such as
+    "Where is Google Earth?" can sit below the cosine threshold while a passage
+    names it word for word. On the Debian dev set this kept the one answerable
+    question the cosine alone dropped, and none of the 40 unanswerable ones
+    reached a full match (benchmarks/RESULTS.md).
+    """
+    if threshold is None or max((hit.score for hit in dense_hits), default=float("-inf")) >= threshold:
+        return False
+    return not (keyword_hits and keyword_hits[0].scores.get("matched") == 1.0)

@@ -140,3 +140,20 @@ def test_page_without_visible_text_is_an_error(tmp_path: Path, markup: bytes) ->
 def test_registered() -> None:
     assert registry.get("loader", "html") is HtmlLoader
     assert set(HtmlLoader.extensions) == {".html", ".htm"}
+
+
+def test_tables_of_contents_and_menus_go_but_lists_of_external_links_stay(tmp_path: Path) -> None:
+    sections = "".join(f'<dt><a href="#s{n}">{n}. Section heading {n}</a></dt>' for n in range(1, 7))
+    menu = "".join(f'<li><a href="page{n}.html">Chapter {n}</a></li>' for n in range(1, 6))
+    links = "".join(f'<li><a href="https://example.org/{n}">Resource {n}</a></li>' for n in range(1, 6))
+    glossary = "".join(f'<li><a href="#t{n}">term {n}</a> is explained at length here</li>' for n in range(1, 6))
+    page = (
+        f'<html><body><div class="toc"><p>Table of Contents</p><dl>{sections}</dl></div>'
+        f'<div class="sphinxsidebar">Sidebar text</div><ul>{menu}</ul>'
+        f"<h2>Section heading 1</h2><p>The body.</p><ul>{links}</ul>"
+        f"<ul>{glossary}</ul></body></html>"
+    )
+    text = _load(tmp_path, page.encode()).text
+    assert "Table of Contents" not in text and "Sidebar" not in text and "Chapter 5" not in text
+    assert "Section heading 1\n\nThe body." in text and "Resource 5" in text  # external links are content
+    assert "term 5 is explained at length here" in text  # internal links amid prose stay

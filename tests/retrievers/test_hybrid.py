@@ -56,10 +56,18 @@ def test_filters_apply_to_both_sides(corpus: Corpus) -> None:
 def test_abstains_when_no_dense_candidate_reaches_the_threshold(corpus: Corpus) -> None:
     query = "What does error E-7731 mean?"
     best = max(hit.scores["dense"] for hit in _hybrid(corpus, top_k=8).retrieve([query])[0])
-    assert _hybrid(corpus, abstain_below=best + 0.01).retrieve([query, "osprey fish"])[0] == []
+    assert _hybrid(corpus, abstain_below=best + 0.01).retrieve([query, "osprey fish"])[0] == []  # no chunk says "mean"
     assert _hybrid(corpus, abstain_below=best - 0.01).retrieve([query])[0]
     assert _dense(corpus, abstain_below=best + 0.01).retrieve([query])[0] == []
     assert _dense(corpus, abstain_below=best - 0.01).retrieve([query])[0]
+
+
+def test_a_keyword_passage_with_every_query_term_vetoes_abstention(corpus: Corpus) -> None:
+    never = 1.01  # above any cosine: dense evidence alone always abstains
+    [hits] = _hybrid(corpus, abstain_below=never).retrieve(["osprey"])
+    assert hits[0].id == corpus.ids["birds.md"] and hits[0].scores["matched"] == 1.0
+    assert _hybrid(corpus, abstain_below=never).retrieve(["osprey zeppelin"]) == [[]]
+    assert _dense(corpus, abstain_below=never).retrieve(["osprey"]) == [[]]
 
 
 @pytest.mark.parametrize("make", [_hybrid, _dense], ids=["hybrid", "dense"])

@@ -15,7 +15,13 @@ def _keyword(corpus: Corpus, **settings: object) -> KeywordRetriever:
 def test_an_exact_code_is_found_first_with_its_bm25_score(corpus: Corpus) -> None:
     hits = _keyword(corpus).retrieve(["what does E-7731 mean?", "osprey"])
     assert hits[0][0].id == corpus.ids["errors.pdf"] and hits[1][0].id == corpus.ids["birds.md"]
-    assert hits[0][0].scores == {"keyword": hits[0][0].score} and hits[0][0].score > 0
+    assert hits[0][0].scores["keyword"] == hits[0][0].score > 0
+    assert hits[1][0].scores == {"keyword": hits[1][0].score, "matched": 1.0}
+
+
+def test_matched_is_the_share_of_the_query_terms_in_the_chunk(corpus: Corpus) -> None:
+    [hits] = _keyword(corpus, top_k=1).retrieve(["osprey zeppelin airship"])  # only "osprey" is in the corpus
+    assert hits[0].id == corpus.ids["birds.md"] and hits[0].scores["matched"] == pytest.approx(1 / 3)
 
 
 def test_top_k_k_and_filters(corpus: Corpus) -> None:

@@ -66,3 +66,11 @@ def test_abstains_only_when_no_dense_score_reaches_the_threshold() -> None:
     hits = [Hit("a", "", 0.42, {}), Hit("b", "", 0.30, {})]
     assert not abstains(hits, None) and not abstains(hits, 0.42)
     assert abstains(hits, 0.43) and abstains([], 0.1) and not abstains([], None)
+
+
+def test_a_best_keyword_hit_with_every_query_term_vetoes_abstention() -> None:
+    dense = [Hit("a", "", 0.2, {})]
+    full, partial = Hit("k", "", 9.0, {}, {"matched": 1.0}), Hit("p", "", 7.0, {}, {"matched": 0.5})
+    assert not abstains(dense, 0.3, [full, partial])
+    assert abstains(dense, 0.3, [partial, full])  # only the best keyword hit counts
+    assert abstains(dense, 0.3, []) and not abstains(dense, 0.1, [partial])
