@@ -87,6 +87,9 @@ def main() -> None:
     parser.add_argument("--modes", default="dense,keyword,hybrid", help="the peers' retrieval modes")
     parser.add_argument("--k", type=int, default=10, help="chunks retrieved per question")
     parser.add_argument("--repeat", type=int, default=1, help="ingest runs per system (the fastest counts)")
+    parser.add_argument("--stop-slower", action="store_true",
+                        help="stop a peer's ingest once it has run longer than the fastest peer so far (on a large "
+                             "folder this spares hours: only the fastest peer's time sets the target)")
     parser.add_argument("--json", type=Path, default=None, help="where to write the results")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder with the stores and logs")
     parser.add_argument("--table", type=Path, default=None, help="only print the table of a results JSON written before")
@@ -131,7 +134,7 @@ def main() -> None:
             results.update(_retrieval(systems, folder, model, args, scratch))
             text = _retrieval_table(results)
         else:
-            results.update(_ingest(systems, folder, model, args.repeat, scratch))
+            results.update(_ingest(systems, folder, model, args.repeat, scratch, args.stop_slower))
             text = _ingest_table(results)
         results["table"] = text
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -161,14 +164,22 @@ def _systems(pipelines: Sequence[Path], peers: Sequence[str]) -> list[System]:
     return systems
 
 
-def _ingest(systems: list[System], folder: Path, model: str, repeat: int, scratch: Path) -> dict[str, Any]:
-    """Every system ingests ``folder`` ``repeat`` times, in an order that rotates; each one's fastest run counts."""
+def _ingest(
+    systems: list[System], folder: Path, model: str, repeat: int, scratch: Path, stop_slower: bool
+) -> dict[str, Any]:
+    """Every system ingests ``folder`` ``repeat`` times, in an order that rotates; each one's fastest run counts.
+
+    With ``stop_slower``, a peer is stopped once its process has run as long as
+    the fastest peer's finished process: it cannot be the fastest any more.
+    """
     runs: dict[str, list[dict[str, Any]]] = {system.name: [] for system in systems}
     for round_ in range(repeat):
         order = systems[round_ % len(systems):] + systems[: round_ % len(systems)]
         for system in order:
             store = scratch / f"store-{_slug(system.name)}-{round_}"
-            result = _run_ingest(system, folder, model, store, scratch)
+            finished = [run["process_seconds"] for name in PEERS for run in runs.get(name, []) if "error" not in run]
+            limit = min(finished) if stop_slower and finished and system.name in PEERS else None
+            result = _run_ingest(system, folder, model, store, scratch, limit)
             runs[system.name].append(result)
             shutil.rmtree(store, ignore_errors=True)
     best = {
@@ -178,14 +189,16 @@ def _ingest(systems: list[System], folder: Path, model: str, repeat: int, scratc
     return {"repeat": repeat, "runs": runs, "best": best}
 
 
-def _run_ingest(system: System, folder: Path, model: str, store: Path, scratch: Path) -> dict[str, Any]:
+def _run_ingest(
+    system: System, folder: Path, model: str, store: Path, scratch: Path, limit: float | None = None
+) -> dict[str, Any]:
     out = scratch / f"ingest-{_slug(system.name)}-{store.name}.json"
     command = ["ingest", str(folder), "--store", str(store), "--json", str(out), *system.extra]
     if system.name in PEERS:
         command += ["--model", model]
     _progress(f"{system.name}: ingest")
     load_before = os.getloadavg()[0]
-    wall, error = _call(system, command, scratch / f"{out.stem}.log")
+    wall, error = _call(system, command, scratch / f"{out.stem}.log", limit)
     load = {"load_before": load_before, "load_after": os.getloadavg()[0]}  # other work on the machine skews the timing
     if error:
         return {"error": error, "process_seconds": wall, **load}
@@ -247,15 +260,24 @@ def _same_file(source: str, gold: str) -> bool:
     return bool(a) and (a == b or a.endswith("/" + b) or b.endswith("/" + a))
 
 
-def _call(system: System, command: list[str], log: Path) -> tuple[float, str | None]:
-    """Run one system's script; its output goes to ``log``. Returns the wall seconds and an error, if any."""
+def _call(system: System, command: list[str], log: Path, limit: float | None = None) -> tuple[float, str | None]:
+    """Run one system's script, stopped after ``limit`` seconds; its output goes to ``log``.
+
+    Returns the wall seconds and an error, if any.
+    """
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     started = time.perf_counter()
     with open(log, "w") as handle:
-        completed = subprocess.run(
-            [str(system.python), str(system.script), *command], stdout=handle, stderr=subprocess.STDOUT, env=env, cwd=log.parent
-        )
+        try:
+            completed = subprocess.run(
+                [str(system.python), str(system.script), *command],
+                stdout=handle, stderr=subprocess.STDOUT, env=env, cwd=log.parent, timeout=limit,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired:
+            wall = time.perf_counter() - started
+            _progress(f"{system.name}: stopped after {wall:.1f} s, slower than the fastest peer")
+            return wall, f"stopped after {wall:.1f} s: slower than the fastest peer"
     wall = time.perf_counter() - started
     if completed.returncode == 0:
         return wall, None
@@ -292,7 +314,9 @@ def _ingest_table(results: dict[str, Any]) -> str:
     ]
     for name, run in best.items():
         if "error" in run:
-            lines.append(f"| {name} | failed: {run['error']} |")
+            stopped = run["error"].startswith("stopped")
+            lines.append(f"| {name} | > {run['process_seconds']:.1f} (stopped: slower than the fastest peer) |" if stopped
+                         else f"| {name} | failed: {run['error']} |")  # fmt: skip
             continue
         seconds, phases = run["seconds"], run["phases"]
         ratio = f"{seconds / ragkit['seconds']:.2f}" if "error" not in ragkit else "-"
