@@ -50,9 +50,10 @@ class LoadingConfig(BaseModel):
     # enough to batch well, small enough that a crash loses little work.
     batch_chunks: int = Field(default=512, ge=1)
     # Processes that load and parse files (pypdf is the slow part) while this one chunks, embeds
-    # and writes; "auto" is one per core, at most 8; 0 or 1 loads in this process. Off by default:
-    # on 2 cores, where embedding takes over 90% of an ingest, the pool measured 0.69-0.96x
-    # (benchmarks/RESULTS.md), and spawned workers need the caller's `if __name__ == "__main__":`.
+    # and writes; "auto" is one per core, at most 8; 0 or 1 loads in this process. On 2 cores the
+    # pool measured 1.10x on the PDF-heavy shared corpus but 0.81x on a small sample, where
+    # embedding dominates (benchmarks/RESULTS.md); off by default also because spawned workers
+    # re-import the caller's main module, which needs its `if __name__ == "__main__":`.
     workers: Annotated[int, Field(ge=0)] | Literal["auto"] = 0
     loaders: list[StageSpec] = Field(
         default_factory=lambda: [StageSpec(type=name) for name in ("text", "markdown", "html", "pdf")]
