@@ -112,3 +112,13 @@ def test_yaml_is_loaded_safely(tmp_path: Path) -> None:
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read pipeline file"):
         load_yaml(tmp_path / "nope.yaml")
+
+
+def test_a_stage_without_type_is_the_default_stage_with_those_settings(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("index: null\nretriever:\n  type: dense\n")
+    config = load_yaml(path, overrides={"embedder": {"show_progress": False}, "chunker": {"size": 120}})
+    assert config.embedder.type == "sentence-transformers" and config.embedder.params == {"show_progress": False}
+    assert config.chunker.type == "recursive" and config.stage_configs()["chunker"].size == 120
+    with pytest.raises(ConfigError, match="reranker.type"):  # no default reranker to fill in
+        load_config({"reranker": {"candidates": 10}})
