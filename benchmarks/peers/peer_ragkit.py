@@ -58,7 +58,7 @@ def ingest(args: argparse.Namespace) -> dict[str, Any]:
         "folder": str(folder),
         "store": str(args.store),
         "pipeline": str(args.pipeline),
-        "model": resolve(rag.config.embedder.model).location,
+        "model": resolve(rag.embedder.config.model).location,
         "seconds": phases.total,
         "phases": phases.seconds,
         "ingest_timings": timings,

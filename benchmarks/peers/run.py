@@ -115,7 +115,7 @@ def main() -> None:
     missing = [system.name for system in systems if not system.available()]
     if missing:
         sys.exit(f"no virtualenv for {', '.join(missing)}: run `bash benchmarks/peers/setup.sh` first")
-    model = resolve(load_yaml(args.pipelines[0]).embedder.model).location
+    model = resolve(load_yaml(args.pipelines[0]).stage_configs()["embedder"].model).location  # type: ignore[attr-defined]
     kind = "retrieval" if args.retrieval else "ingest"
     out = args.json or REPO / "benchmarks" / "results" / f"peers_{kind}_{folder.name}.json"
 
