@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
+from ragkit.config import StageConfig
+from ragkit.embedders.base import Embedder
+from ragkit.indexes.base import KeywordIndex
+from ragkit.stores.base import VectorStore
 from ragkit.types import Hit
 
 
@@ -31,3 +35,25 @@ class Retriever(Protocol):
         Each hit's ``scores`` holds its component scores by name (``dense``, ``keyword``, ``rrf``).
         """
         ...
+
+
+class StoreRetriever:
+    """What the built-in retrievers share: the stages the pipeline hands them, and ``top_k`` from the config.
+
+    A subclass that searches the keyword index sets ``needs_index = True``, and
+    is refused without one, naming the fix.
+    """
+
+    needs_index: ClassVar[bool] = False
+
+    def __init__(self, config: StageConfig, *, embedder: Embedder, store: VectorStore, index: KeywordIndex | None = None):
+        if self.needs_index and index is None:
+            raise ValueError(f"{type(self).__name__} needs a keyword index: add `index: {{type: bm25}}` to the pipeline")
+        self.config: Any = config
+        self.embedder = embedder
+        self.store = store
+        self.index = index
+
+    @property
+    def top_k(self) -> int:
+        return int(self.config.top_k)

@@ -8,14 +8,12 @@ from typing import Any
 from pydantic import Field
 
 from ragkit.config import StageConfig
-from ragkit.embedders.base import Embedder
-from ragkit.indexes.base import KeywordIndex
+from ragkit.retrievers.base import StoreRetriever
 from ragkit.retrievers.ranking import ABSTAIN_BELOW, abstains, diversify
-from ragkit.stores.base import VectorStore
 from ragkit.types import Hit
 
 
-class DenseRetriever:
+class DenseRetriever(StoreRetriever):
     """Top-k by cosine similarity, with metadata filters, a minimum score, abstention and optional MMR."""
 
     class Config(StageConfig):
@@ -24,15 +22,6 @@ class DenseRetriever:
         abstain_below: float | None = ABSTAIN_BELOW  # no hits at all when even the best cosine is below it
         mmr_lambda: float | None = Field(default=None, ge=0, le=1)  # diversify: 1 = pure relevance; None = off
         candidates: int = Field(default=20, ge=1)  # hits MMR chooses the top_k from
-
-    def __init__(self, config: Config, *, embedder: Embedder, store: VectorStore, index: KeywordIndex | None = None):
-        self.config = config
-        self.embedder = embedder
-        self.store = store
-
-    @property
-    def top_k(self) -> int:
-        return self.config.top_k
 
     def retrieve(
         self, queries: Sequence[str], k: int | None = None, where: dict[str, Any] | None = None

@@ -13,10 +13,9 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from ragkit.config import StageConfig
-from ragkit.embedders.base import Embedder
 from ragkit.indexes.base import KeywordIndex
+from ragkit.retrievers.base import StoreRetriever
 from ragkit.retrievers.ranking import ABSTAIN_BELOW, abstains, diversify, reciprocal_rank_fusion
-from ragkit.stores.base import VectorStore
 from ragkit.types import Hit
 
 
@@ -27,10 +26,11 @@ class Weights(StageConfig):
     keyword: float = Field(default=1.0, ge=0)
 
 
-class HybridRetriever:
+class HybridRetriever(StoreRetriever):
     """The best of ``candidates`` dense and ``candidates`` keyword hits, by weighted reciprocal rank fusion."""
 
     needs_index: ClassVar[bool] = True
+    index: KeywordIndex  # never None: the base refuses to build without one
 
     class Config(StageConfig):
         top_k: int = Field(default=5, ge=1)
@@ -42,18 +42,6 @@ class HybridRetriever:
         # No hits at all when even the best dense cosine is below it, unless the best keyword hit has every query term.
         abstain_below: float | None = ABSTAIN_BELOW
         mmr_lambda: float | None = Field(default=None, ge=0, le=1)  # diversify: 1 = pure relevance; None = off
-
-    def __init__(self, config: Config, *, embedder: Embedder, store: VectorStore, index: KeywordIndex | None):
-        if index is None:
-            raise ValueError("the hybrid retriever needs a keyword index: add `index: {type: bm25}` to the pipeline")
-        self.config = config
-        self.embedder = embedder
-        self.store = store
-        self.index = index
-
-    @property
-    def top_k(self) -> int:
-        return self.config.top_k
 
     def retrieve(
         self, queries: Sequence[str], k: int | None = None, where: dict[str, Any] | None = None

@@ -8,29 +8,19 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from ragkit.config import StageConfig
-from ragkit.embedders.base import Embedder
 from ragkit.indexes.base import KeywordIndex
-from ragkit.stores.base import VectorStore
+from ragkit.retrievers.base import StoreRetriever
 from ragkit.types import Hit
 
 
-class KeywordRetriever:
+class KeywordRetriever(StoreRetriever):
     """Top-k by the keyword index's score (BM25 for ``bm25``), with metadata filters."""
 
     needs_index: ClassVar[bool] = True
+    index: KeywordIndex  # never None: the base refuses to build without one
 
     class Config(StageConfig):
         top_k: int = Field(default=5, ge=1)
-
-    def __init__(self, config: Config, *, embedder: Embedder, store: VectorStore, index: KeywordIndex | None):
-        if index is None:
-            raise ValueError("the keyword retriever needs a keyword index: add `index: {type: bm25}` to the pipeline")
-        self.config = config
-        self.index = index
-
-    @property
-    def top_k(self) -> int:
-        return self.config.top_k
 
     def retrieve(
         self, queries: Sequence[str], k: int | None = None, where: dict[str, Any] | None = None
