@@ -159,23 +159,26 @@ class BM25Index:
             for hits, terms in zip(found, query_terms)
         ]
 
-    def _hit(self, chunk_id: str, score: float, text: str, metadata: dict[str, Any], query_terms: set[str]) -> Hit:
+    def _hit(
+        self, chunk_id: str, score: float, text: str, metadata: dict[str, Any], terms: set[str], query_terms: set[str]
+    ) -> Hit:
         """A hit whose ``scores`` also say which share of the query's distinct terms the chunk contains.
 
         That share is evidence a BM25 score cannot give on its own scale: a
         chunk with every term of the question is on topic whatever the corpus.
         """
-        matched = len(query_terms & set(self.tokenizer(text))) / len(query_terms)
+        matched = len(query_terms & terms) / len(query_terms)
         return Hit(id=chunk_id, text=text, score=score, metadata=metadata, scores={"keyword": score, "matched": matched})
 
-    def _rows(self, ids: set[str]) -> dict[str, tuple[str, dict[str, Any]]]:
-        rows: dict[str, tuple[str, dict[str, Any]]] = {}
+    def _rows(self, ids: set[str]) -> dict[str, tuple[str, dict[str, Any], set[str]]]:
+        """Each chunk's text, metadata and stored terms (tokenized once, at upsert)."""
+        rows: dict[str, tuple[str, dict[str, Any], set[str]]] = {}
         listed = list(ids)
         for start in range(0, len(listed), _IDS_PER_STATEMENT):
             batch = listed[start : start + _IDS_PER_STATEMENT]
-            query = f"SELECT id, text, metadata FROM chunks WHERE id IN ({_marks(batch)})"
-            for chunk_id, text, metadata in self._db.execute(query, batch):
-                rows[chunk_id] = (text, json.loads(metadata))
+            query = f"SELECT id, text, metadata, terms FROM chunks WHERE id IN ({_marks(batch)})"
+            for chunk_id, text, metadata, terms in self._db.execute(query, batch):
+                rows[chunk_id] = (text, json.loads(metadata), set(terms.split()))
         return rows
 
     def _mask(self, built: _Built, where: Where) -> np.ndarray:
