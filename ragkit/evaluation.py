@@ -17,7 +17,9 @@ allowed, and ``id`` is carried into the results. The rules:
   is at most n; MRR is the mean of 1/rank, 0 for a question whose gold location is
   not in the top ``k``.
 - **Answers** (``"answers": [...]``, not empty): the answer is correct when it
-  contains every gold string, case-insensitive.
+  contains every gold item: a string, or one of a list of alternatives
+  (``["APT", ["apt-get", "aptitude"]]``), compared after NFKC, case folding
+  and collapsing white space.
 - **Unanswerable** (``"answers": []``): the documents do not answer it, and the
   right answer is to abstain (``Answer.abstained``: no passage reached the
   prompt, the generator was not called). Without generation, a question
@@ -38,6 +40,7 @@ import json
 import math
 import sys
 import time
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +60,9 @@ ANSWER_STAGES = ("retrieve", "augment", "generate")
 # that a GPU still fills its generation batches well.
 GENERATE_SLICE = 32
 
+# A gold answer item: a string that must occur, or alternatives of which one must.
+Gold = str | list[str]
+
 EXAMPLE_LINE = '{"question": "...", "answers": ["..."], "file": "path/in/the/store.md", "page": 1}'
 
 
@@ -69,7 +75,7 @@ class EvalQuestion:
     """One question of a set, with whatever gold it has (``None``: not given)."""
 
     question: str
-    answers: list[str] | None = None
+    answers: list[Gold] | None = None
     file: str | None = None
     page: int | None = None
     id: str | int | None = None
@@ -115,11 +121,10 @@ def parse_question(data: Any, where: str) -> EvalQuestion:
     if "answer" in data and "answers" not in data:
         raise EvalSetError(f"{where}: unknown key 'answer'; gold answers go in 'answers', a list of strings")
     answers = data.get("answers")
-    if answers is not None and not (
-        isinstance(answers, list) and all(isinstance(answer, str) and answer.strip() for answer in answers)
-    ):
+    if answers is not None and not (isinstance(answers, list) and all(_gold_item(item) for item in answers)):
         raise EvalSetError(
-            f"{where}: 'answers' must be a list of non-empty strings, or [] for a question the documents do not answer"
+            f"{where}: 'answers' must be a list of non-empty strings (or of lists of alternative strings),"
+            " or [] for a question the documents do not answer"
         )
     gold_file = data.get("file")
     if gold_file is not None and (not isinstance(gold_file, str) or not gold_file.strip()):
@@ -133,6 +138,11 @@ def parse_question(data: Any, where: str) -> EvalQuestion:
     if question_id is not None and (isinstance(question_id, bool) or not isinstance(question_id, (str, int))):
         raise EvalSetError(f"{where}: 'id' must be a string or a number")
     return EvalQuestion(question, answers, gold_file, page, question_id)
+
+
+def _gold_item(item: Any) -> bool:
+    options = [item] if isinstance(item, str) else item
+    return isinstance(options, list) and bool(options) and all(isinstance(o, str) and o.strip() for o in options)
 
 
 # metrics -----------------------------------------------------------------------
@@ -165,10 +175,18 @@ def reciprocal_rank(rank: int | None) -> float:
     return 0.0 if rank is None else 1.0 / rank
 
 
-def contains_answers(text: str, answers: Sequence[str]) -> bool:
-    """Every gold string is in ``text``, ignoring case."""
-    folded = text.casefold()
-    return all(answer.casefold() in folded for answer in answers)
+def normalize_for_match(text: str) -> str:
+    """NFKC, case-folded, white space runs as one space: full-width digits, case and line breaks do not count."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def contains_answers(text: str, answers: Sequence[Gold]) -> bool:
+    """Every gold item is in ``text``: a string itself, a list of alternatives any one of them (see ``normalize_for_match``)."""
+    folded = normalize_for_match(text)
+    return all(
+        any(normalize_for_match(option) in folded for option in ([item] if isinstance(item, str) else item))
+        for item in answers
+    )
 
 
 # results -----------------------------------------------------------------------

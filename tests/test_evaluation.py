@@ -65,7 +65,7 @@ def test_load_questions_reads_every_kind_of_line(tmp_path: Path) -> None:
         ('{"answers": ["x"]}', "'question' must be a non-empty string"),
         ('{"question": "  "}', "'question' must be a non-empty string"),
         ('{"question": "q", "answer": "14"}', "unknown key 'answer'; gold answers go in 'answers'"),
-        ('{"question": "q", "answers": "14"}', "'answers' must be a list of non-empty strings, or [] for"),
+        ('{"question": "q", "answers": "14"}', "'answers' must be a list of non-empty strings (or of lists of alternative strings), or [] for"),
         ('{"question": "q", "answers": ["14", ""]}', "'answers' must be a list of non-empty strings"),
         ('{"question": "q", "file": 3}', "'file' must be a non-empty path"),
         ('{"question": "q", "file": "a.pdf", "page": 0}', "'page' must be a page number from 1"),
@@ -153,6 +153,16 @@ def test_contains_answers_needs_every_gold_string_ignoring_case() -> None:
     assert not contains_answers("The tokenizer reserves 14.", ["14", "special tokens"])
     assert contains_answers("Tandem MODE", ["tandem"])
     assert contains_answers("anything", [])
+
+
+def test_contains_answers_takes_one_of_the_alternatives_after_normalising() -> None:
+    gold = ["apt", ["apt-get install", "aptitude install"]]
+    assert contains_answers("Run APT:\n  aptitude   install foo", gold)
+    assert not contains_answers("Run apt with dpkg", gold)
+    assert contains_answers("端口是 ８０８０。", ["8080"])  # full-width digits
+    assert parse_question({"question": "q", "answers": [["a", "b"], "c"]}, "x").answers == [["a", "b"], "c"]
+    with pytest.raises(EvalSetError, match="lists of alternative strings"):
+        parse_question({"question": "q", "answers": [[]]}, "x")
 
 
 # the report over a hand-made set -----------------------------------------------
