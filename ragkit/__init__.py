@@ -2,7 +2,8 @@
 
 from ragkit.config import ConfigError, PipelineConfig, load_yaml
 from ragkit.manifest import SettingsChangedError, StoreLockedError
-from ragkit.pipeline import RAG, TokenStream
+from ragkit.answering import TokenStream
+from ragkit.pipeline import RAG
 from ragkit.stores.base import StoreUnavailableError
 from ragkit.types import Answer, Chunk, Document, Failed, Hit, IngestReport
 

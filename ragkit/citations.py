@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
 
-from ragkit.types import Citation, Hit
 
 # A range of more numbers than this is not a citation list but something like ``[0-255]``.
 MAX_RANGE = 20
@@ -29,33 +27,25 @@ _NUMBER_OR_RANGE = re.compile(r"(\d+)(?:\s*[-–—~]\s*(\d+))?")
 
 def cited_numbers(text: str) -> list[int]:
     """The passage numbers ``text`` cites, each once, in the order it first cites them."""
-    normalized = unicodedata.normalize("NFKC", text).translate(_BRACKETS)
     numbers: dict[int, None] = {}  # an ordered set
-    for bracketed in _BRACKETED.finditer(normalized):
-        inside = bracketed.group(1)
-        if not _CITATION_LIST.fullmatch(inside):
-            continue
-        items = _NUMBER_OR_RANGE.finditer(inside)
-        spans = [(int(item.group(1)), int(item.group(2) or item.group(1))) for item in items]
-        if any(last - first + 1 > MAX_RANGE for first, last in spans):
-            continue
-        for first, last in spans:
+    for bracketed in _BRACKETED.finditer(_normalized(text)):
+        for first, last in _citation_spans(bracketed.group(1)) or ():
             numbers.update(dict.fromkeys(range(first, last + 1) if first <= last else (first, last)))
     return list(numbers)
 
 
-def resolve_citations(text: str, passages: Sequence[Hit]) -> tuple[list[Citation], int]:
-    """The passages ``text`` cites (``[n]`` is ``passages[n - 1]``), and how many cited numbers have none.
+def strip_citations(text: str) -> str:
+    """``text`` without its citation markers (what ``cited_numbers`` reads), other brackets kept."""
+    return _BRACKETED.sub(lambda match: "" if _citation_spans(match.group(1)) else match.group(0), _normalized(text))
 
-    Numbers outside 1..len(passages) cite a passage the model was never given:
-    they are dropped from the citations and counted, each distinct number once.
-    """
-    citations: list[Citation] = []
-    invalid = 0
-    for number in cited_numbers(text):
-        if 1 <= number <= len(passages):
-            hit = passages[number - 1]
-            citations.append(Citation(number=number, source=hit.source, page=hit.page, hit_id=hit.id))
-        else:
-            invalid += 1
-    return citations, invalid
+
+def _normalized(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).translate(_BRACKETS)
+
+
+def _citation_spans(inside: str) -> list[tuple[int, int]] | None:
+    """The (first, last) numbers of a bracket's citation list, or None when the bracket holds no citation."""
+    if not _CITATION_LIST.fullmatch(inside):
+        return None
+    spans = [(int(item.group(1)), int(item.group(2) or item.group(1))) for item in _NUMBER_OR_RANGE.finditer(inside)]
+    return None if any(last - first + 1 > MAX_RANGE for first, last in spans) else spans

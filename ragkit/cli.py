@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ragkit.server.settings import DEFAULT_TOKEN_ENV
-from ragkit.types import Hit, IngestReport
+from ragkit.types import Answer, Hit, IngestReport
 
 DEFAULT_PIPELINE_HELP = "pipeline YAML file (default: built-in defaults, the same as pipelines/default.yaml)"
 
@@ -199,22 +199,37 @@ def _ask(args: argparse.Namespace) -> int:
             _print_json(answer.to_dict())
             return 0
         print(answer.text)
-        sources, citations, invalid = answer.sources, answer.citations, answer.invalid_citations
     else:
         stream = rag.stream(args.question, args.k, where)
         for token in stream:
             print(token, end="", flush=True)
         print()
-        sources, citations, invalid = stream.sources, stream.citations, stream.invalid_citations
-    if sources:
-        cited = {citation.number for citation in citations}
-        print("\nSources:")
-        for number, hit in enumerate(sources, start=1):
-            mark = ", cited" if number in cited else ""
-            print(f"  [{number}] {_location(hit)}  (score {hit.score:.3f}{mark})")
-    if invalid:
-        print(f"(the answer cites {invalid} passage number{'s' if invalid > 1 else ''} it was not given)")
+        assert stream.answer is not None  # set once the stream is exhausted
+        answer = stream.answer
+    _print_support(answer)
     return 0
+
+
+def _print_support(answer: Answer) -> None:
+    """Cited passages first, each with the sentence that supports the answer; then the others, one line each."""
+    if not answer.sources:
+        return
+    if not answer.abstained and not answer.grounded:
+        print("(not supported by the passages: check it before relying on it)")
+    cited = {citation.number: citation for citation in answer.citations}
+    if cited:
+        print("\nCited:")
+        for number, citation in cited.items():
+            print(f"  [{number}] {_location(answer.sources[number - 1])}")
+            print(f"      “{' '.join(citation.span.split())}”")
+    others = [(number, hit) for number, hit in enumerate(answer.sources, start=1) if number not in cited]
+    if others:
+        print("\nOther passages:" if cited else "\nPassages:")
+        for number, hit in others:
+            print(f"  [{number}] {_location(hit)}")
+    if answer.invalid_citations:
+        count = answer.invalid_citations
+        print(f"(dropped {count} citation{'s' if count > 1 else ''} of the model's that no passage supports)")
 
 
 def _retrieve(args: argparse.Namespace) -> int:

@@ -64,6 +64,18 @@ class LoadingConfig(BaseModel):
         return min(os.cpu_count() or 1, 8) if self.workers == "auto" else self.workers
 
 
+class AnswerConfig(BaseModel):
+    """How a reply is checked against its passages before it is the answer (``ragkit.grounding``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # The share of an answer's terms beyond the question's that the passages must hold for it to be
+    # grounded, and of a sentence's for a passage to support it.
+    min_support: float = Field(default=0.5, ge=0.0, le=1.0)
+    # Abstain on an answer that is not grounded, instead of returning it marked ``grounded: false``.
+    abstain_unsupported: bool = True
+
+
 class PipelineConfig(BaseModel):
     """A whole pipeline: ingestion stages and query stages."""
 
@@ -82,6 +94,7 @@ class PipelineConfig(BaseModel):
     reranker: StageSpec | None = None
     augmenter: StageSpec = Field(default_factory=lambda: StageSpec(type="template"))
     generator: StageSpec = Field(default_factory=lambda: StageSpec(type="transformers"))
+    answer: AnswerConfig = Field(default_factory=AnswerConfig)
 
     @model_validator(mode="before")
     @classmethod

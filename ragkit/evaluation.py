@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 import time
 import unicodedata
@@ -46,6 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ragkit.grounding import degenerate_reason
 from ragkit.types import Answer, Hit
 
 if TYPE_CHECKING:
@@ -59,6 +61,8 @@ ANSWER_STAGES = ("retrieve", "augment", "generate")
 # Questions answered per progress step. Small enough for a bar that moves on a CPU, large enough
 # that a GPU still fills its generation batches well.
 GENERATE_SLICE = 32
+
+_HAN = re.compile(r"[\u4e00-\u9fff]")
 
 # A gold answer item: a string that must occur, or alternatives of which one must.
 Gold = str | list[str]
@@ -79,6 +83,11 @@ class EvalQuestion:
     file: str | None = None
     page: int | None = None
     id: str | int | None = None
+
+    @property
+    def language(self) -> str:
+        """``zh`` for a question written in Chinese, else ``en``: the figures are reported per language."""
+        return "zh" if _HAN.search(self.question) else "en"
 
     @property
     def unanswerable(self) -> bool:
@@ -222,6 +231,15 @@ class EvalResult:
         gold_file = self.question.file
         return any(same_file(citation.source, gold_file) for citation in self.answer.citations)
 
+    @property
+    def verified_citation(self) -> bool | None:
+        """For a correct answer: whether a passage it cites holds every gold string; None otherwise."""
+        if not self.answer_correct or self.answer is None:
+            return None
+        cited = {citation.hit_id for citation in self.answer.citations}
+        answers = self.question.answers or []
+        return any(hit.id in cited and contains_answers(hit.text, answers) for hit in self.answer.sources)
+
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             **self.question.to_dict(),
@@ -236,6 +254,11 @@ class EvalResult:
             data["citations"] = [citation.to_dict() for citation in self.answer.citations]
             data["invalid_citations"] = self.answer.invalid_citations
             data["cited_gold"] = self.cited_gold
+            data["verified_citation"] = self.verified_citation
+            data["grounded"] = self.answer.grounded
+            data["support"] = round(self.answer.support, 4)
+            data["repaired"] = self.answer.repaired
+            data["draft"] = self.answer.draft
         return data
 
 
@@ -254,31 +277,17 @@ class EvalReport:
         return sorted({depth for depth in HIT_DEPTHS if depth <= self.k} | {self.k})
 
     def metrics(self) -> dict[str, Any]:
-        """Each figure with the number of questions it is over; a figure over no question is None."""
-        ranked = [result for result in self.results if result.question.file is not None]
-        retrieval: dict[str, Any] = {"questions": len(ranked)}
-        for depth in self.depths:
-            retrieval[f"hit@{depth}"] = _mean([hit_at(result.rank, depth) for result in ranked])
-        retrieval["mrr"] = _mean([reciprocal_rank(result.rank) for result in ranked])
-        answered = [result.answer_correct for result in self.results if result.answer_correct is not None]
-        abstentions = [result.abstention_correct for result in self.results if result.abstention_correct is not None]
-        answerable = [result.abstained for result in self.results if result.question.answerable]
-        metrics: dict[str, Any] = {
-            "questions": len(self.results),
-            "retrieval": retrieval,
-            "answers": {"questions": len(answered), "accuracy": _mean(answered)},
-            "abstention": {"questions": len(abstentions), "accuracy": _mean(abstentions)},
-            "false_abstention": {"questions": len(answerable), "rate": _mean(answerable)},
-        }
-        if self.generated:
-            generated = [result.answer for result in self.results if result.answer and not result.abstained]
-            cited_gold = [result.cited_gold for result in self.results if result.cited_gold is not None]
-            metrics["citations"] = {
-                "answers": len(generated),
-                "citing": _mean([bool(answer.citations) for answer in generated]),
-                "invalid": sum(answer.invalid_citations for answer in generated),
-                "gold_file_cited": _mean(cited_gold),
-                "gold_file_questions": len(cited_gold),
+        """Each figure with the number of questions it is over; a figure over no question is None.
+
+        With more than one language among the questions, ``by_language`` holds
+        the answer and abstention figures of each.
+        """
+        metrics = _figures(self.results, self.depths, self.generated)
+        languages = sorted({result.question.language for result in self.results})
+        if len(languages) > 1:
+            metrics["by_language"] = {
+                language: _figures([r for r in self.results if r.question.language == language], [], self.generated)
+                for language in languages
             }
         return metrics
 
@@ -304,24 +313,9 @@ class EvalReport:
                 rows.append((f"hit@{depth}", _share(retrieval[f"hit@{depth}"]), over))
                 over = ""
             rows.append((f"MRR@{self.k}", f"{retrieval['mrr']:.3f}", ""))
-        answers = metrics["answers"]
-        if answers["questions"]:
-            rows.append(("answer accuracy", _share(answers["accuracy"]), f"{answers['questions']} with gold answers"))
-        abstention = metrics["abstention"]
-        if abstention["questions"]:
-            rows.append(
-                ("abstention accuracy", _share(abstention["accuracy"]), f"{abstention['questions']} unanswerable")
-            )
-        wrongly = metrics["false_abstention"]
-        if wrongly["questions"]:
-            rows.append(("false abstentions", _share(wrongly["rate"]), f"{wrongly['questions']} answerable"))
-        citations = metrics.get("citations")
-        if citations and citations["answers"]:
-            rows.append(("answers citing a passage", _share(citations["citing"]), f"{citations['answers']} answers"))
-            if citations["gold_file_questions"]:
-                over = f"{citations['gold_file_questions']} answers"
-                rows.append(("citing the gold file", _share(citations["gold_file_cited"]), over))
-            rows.append(("invalid citations", str(citations["invalid"]), "dropped"))
+        rows += _answer_rows(metrics)
+        for language, figures in metrics.get("by_language", {}).items():
+            rows += [(f"{language}: {label}", value, over) for label, value, over in _answer_rows(figures)[:3]]
         for stage, seconds in self.latency.items():
             rows.append((f"latency: {stage}", f"{seconds * 1000:.1f} ms", "mean per question"))
         width = max(len(row[0]) for row in rows) if rows else 0
@@ -329,6 +323,71 @@ class EvalReport:
         lines = [f"{self.name}: {metrics['questions']} questions, top {self.k} retrieved, {mode}", ""]
         lines += [f"  {label:<{width}}  {value:>{value_width}}  {over}".rstrip() for label, value, over in rows]
         return "\n".join(lines)
+
+
+def _answer_rows(metrics: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """Table rows for the answer figures: accuracy, abstention and false abstentions first, then citations."""
+    rows: list[tuple[str, str, str]] = []
+    answers, abstention, wrongly = metrics["answers"], metrics["abstention"], metrics["false_abstention"]
+    if answers["questions"]:
+        rows.append(("answer accuracy", _share(answers["accuracy"]), f"{answers['questions']} with gold answers"))
+    if abstention["questions"]:
+        rows.append(("abstention accuracy", _share(abstention["accuracy"]), f"{abstention['questions']} unanswerable"))
+    if wrongly["questions"]:
+        rows.append(("false abstentions", _share(wrongly["rate"]), f"{wrongly['questions']} answerable"))
+    citations, grounding = metrics.get("citations"), metrics.get("grounding")
+    if citations and citations["answers"]:
+        rows.append(("answers citing a passage", _share(citations["citing"]), f"{citations['answers']} answers"))
+        if citations["gold_file_questions"]:
+            over = f"{citations['gold_file_questions']} answers"
+            rows.append(("citing the gold file", _share(citations["gold_file_cited"]), over))
+        if citations["correct_answers"]:
+            over = f"{citations['correct_answers']} correct answers"
+            rows.append(("correct with a verified citation", _share(citations["correct_with_verified_citation"]), over))
+        rows.append(("invalid citations", str(citations["invalid"]), "dropped"))
+    if grounding and grounding["answers"]:
+        rows.append(("grounded", _share(grounding["grounded"]), f"{grounding['answers']} answers"))
+        rows.append(("degenerate replies", str(grounding["degenerate"]), f"{grounding['repaired']} repaired"))
+    return rows
+
+
+def _figures(results: Sequence[EvalResult], depths: Sequence[int], generated: bool) -> dict[str, Any]:
+    ranked = [result for result in results if result.question.file is not None]
+    retrieval: dict[str, Any] = {"questions": len(ranked)}
+    for depth in depths:
+        retrieval[f"hit@{depth}"] = _mean([hit_at(result.rank, depth) for result in ranked])
+    if depths:
+        retrieval["mrr"] = _mean([reciprocal_rank(result.rank) for result in ranked])
+    answered = [result.answer_correct for result in results if result.answer_correct is not None]
+    abstentions = [result.abstention_correct for result in results if result.abstention_correct is not None]
+    answerable = [result.abstained for result in results if result.question.answerable]
+    metrics: dict[str, Any] = {
+        "questions": len(results),
+        "retrieval": retrieval,
+        "answers": {"questions": len(answered), "accuracy": _mean(answered)},
+        "abstention": {"questions": len(abstentions), "accuracy": _mean(abstentions)},
+        "false_abstention": {"questions": len(answerable), "rate": _mean(answerable)},
+    }
+    if generated:
+        given = [result.answer for result in results if result.answer and not result.abstained]
+        cited_gold = [result.cited_gold for result in results if result.cited_gold is not None]
+        verified = [result.verified_citation for result in results if result.verified_citation is not None]
+        metrics["citations"] = {
+            "answers": len(given),
+            "citing": _mean([bool(answer.citations) for answer in given]),
+            "invalid": sum(result.answer.invalid_citations for result in results if result.answer),
+            "gold_file_cited": _mean(cited_gold),
+            "gold_file_questions": len(cited_gold),
+            "correct_with_verified_citation": _mean(verified),
+            "correct_answers": len(verified),
+        }
+        metrics["grounding"] = {
+            "answers": len(given),
+            "grounded": _mean([answer.grounded for answer in given]),
+            "repaired": sum(1 for result in results if result.answer and result.answer.repaired),
+            "degenerate": sum(1 for answer in given if degenerate_reason(answer.text, answer.question, answer.sources)),
+        }
+    return metrics
 
 
 def _mean(values: Sequence[bool | float]) -> float | None:
@@ -367,19 +426,17 @@ def evaluate(
         raise ValueError(f"k must be at least 1, got {k}")
     name, items = _questions(questions)
     texts = [item.question for item in items]
-    # Load the models before the clock starts: latency is that of answering, not of loading.
-    rag.embedder.embed_queries(texts[:1])
-    if generate:
-        rag.generator.count_prompt_tokens([{"role": "user", "content": texts[0]}])
+    rag.warm_up(generate=generate)  # latency is that of answering, not of loading
     started = time.perf_counter()
-    retrieved = [hits[:k] for hits in rag.retriever.retrieve(texts, k, where)]
+    retrieved = rag.retrieve_many(texts, max(k, rag.top_k), where)
     latency = {"retrieve": (time.perf_counter() - started) / len(items)}
     answers: list[Answer | None] = [None] * len(items)
     if generate:
-        generated = _answer(rag, texts, where, progress)
+        generated = _answer(rag, texts, [hits[: rag.top_k] for hits in retrieved], progress)
         answers = list(generated)
-        # What a user waits for: the stages of ask_many, which retrieves the pipeline's own number of passages.
-        latency = {stage: math.fsum(a.timings[stage] for a in generated) / len(generated) for stage in ANSWER_STAGES}
+        # What a user waits for: the stages of answering; retrieval once, at depth k, for both.
+        latency |= {stage: math.fsum(a.timings[stage] for a in generated) / len(generated) for stage in ANSWER_STAGES[1:]}
+    retrieved = [hits[:k] for hits in retrieved]
     results = [
         EvalResult(
             question=item,
@@ -406,14 +463,14 @@ def _questions(questions: str | Path | Iterable[EvalQuestion | dict[str, Any]]) 
     return "questions", items
 
 
-def _answer(rag: RAG, questions: list[str], where: dict[str, Any] | None, progress: bool | None) -> list[Answer]:
+def _answer(rag: RAG, questions: list[str], hits: list[list[Hit]], progress: bool | None) -> list[Answer]:
     from tqdm import tqdm
 
     show = progress is True or (progress is None and sys.stderr.isatty())
     answers: list[Answer] = []
     with tqdm(total=len(questions), desc="answering", unit="question", disable=not show) as bar:
         for start in range(0, len(questions), GENERATE_SLICE):
-            batch = questions[start : start + GENERATE_SLICE]
-            answers.extend(rag.ask_many(batch, where=where))
-            bar.update(len(batch))
+            end = start + GENERATE_SLICE
+            answers.extend(rag.answer_many(questions[start:end], hits[start:end]))
+            bar.update(len(questions[start:end]))
     return answers

@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from ragkit import registry
+from ragkit.answering import Answerer, TokenStream
 from ragkit.augmenters.base import Augmenter
 from ragkit.chunkers.base import Chunker
-from ragkit.citations import resolve_citations
 from ragkit.config import PipelineConfig, StageConfig, deep_merge, load_config, load_yaml
 from ragkit.embedders.base import Embedder
 from ragkit.evaluation import EvalQuestion, EvalReport, evaluate
@@ -45,11 +45,9 @@ from ragkit.manifest import Entry, Manifest, SettingsChangedError, StoreLockedEr
 from ragkit.rerankers.base import Reranker
 from ragkit.retrievers.base import Retriever
 from ragkit.stores.base import VectorStore, Where
-from ragkit.types import Answer, Chunk, Citation, Document, Failed, Hit, IngestReport, Skipped, content_hash
+from ragkit.types import Answer, Chunk, Document, Failed, Hit, IngestReport, Skipped, content_hash
 
 log = logging.getLogger(__name__)
-
-NO_ANSWER = "The documents do not contain an answer to this question."
 
 # The pipeline's files next to the store (see ragkit.manifest).
 MANIFEST = "manifest.sqlite"
@@ -62,35 +60,6 @@ PROGRESS_LOG_SECONDS = 10.0
 # Files a loading worker may have loaded ahead of the chunker: enough to keep it busy while the
 # main process embeds, few enough that memory does not grow with the folder.
 IN_FLIGHT_PER_WORKER = 2
-
-
-@dataclass
-class TokenStream:
-    """What ``RAG.stream`` returns: iterate it for tokens; ``sources``, ``prompt`` and ``abstained`` are known up front.
-
-    ``citations`` and ``invalid_citations`` are read from the text that has
-    arrived so far, so they are complete once the stream is exhausted.
-    """
-
-    question: str
-    sources: list[Hit]
-    prompt: str
-    tokens: Iterator[str]
-    abstained: bool = False
-    text: str = field(default="", init=False)
-
-    def __iter__(self) -> Iterator[str]:
-        for token in self.tokens:
-            self.text += token
-            yield token
-
-    @property
-    def citations(self) -> list[Citation]:
-        return resolve_citations(self.text, self.sources)[0]
-
-    @property
-    def invalid_citations(self) -> int:
-        return resolve_citations(self.text, self.sources)[1]
 
 
 @dataclass
@@ -181,6 +150,7 @@ class RAG:
         self.reranker: Reranker | None = _build("reranker", config, stage_configs) if config.reranker is not None else None
         self._index_checked = False
         self.augmenter: Augmenter = _build("augmenter", config, stage_configs, counter=self.generator)
+        self.answerer = Answerer(self.generator, config.answer)
         self._by_extension = _by_extension(self.loaders)
 
     @classmethod
@@ -499,7 +469,7 @@ class RAG:
         self._check_index()
         if self.reranker is None:
             return self.retriever.retrieve(questions, k, where)
-        keep = k or self.retriever.top_k
+        keep = k or self.top_k
         found = self.retriever.retrieve(questions, max(keep, self.reranker.candidates), where)
         return self.reranker.rerank(questions, found, keep)
 
@@ -523,7 +493,7 @@ class RAG:
         return self.ask_many([question], k, where)[0]
 
     def ask_many(self, questions: Sequence[str], k: int | None = None, where: Where | None = None) -> list[Answer]:
-        """Answer many questions; the generator runs them in batches.
+        """Answer many questions; the generator runs them in batches (``ragkit.answering`` checks each reply).
 
         A question that no passage reaches the prompt for (nothing retrieved, or
         nothing above the retriever's threshold) is answered with ``NO_ANSWER``
@@ -532,42 +502,36 @@ class RAG:
         timings: dict[str, float] = {}
         with _timed(timings, "retrieve"):
             hits = self.retrieve_many(questions, k, where)
-        with _timed(timings, "augment"):
-            prompts = [self.augmenter.build(question, found) for question, found in zip(questions, hits)]
-        answerable = [index for index, prompt in enumerate(prompts) if prompt.passages]
-        with _timed(timings, "generate"):
-            # nothing to generate must not load the model, which takes seconds
-            generated = self.generator.generate_batch([prompts[i].messages for i in answerable]) if answerable else []
-        texts = dict(zip(answerable, generated))
-        answers: list[Answer] = []
-        for index, (question, prompt) in enumerate(zip(questions, prompts)):
-            text = texts.get(index, NO_ANSWER)
-            citations, invalid = resolve_citations(text, prompt.passages)
-            answers.append(
-                Answer(
-                    question=question,
-                    text=text,
-                    sources=prompt.passages,
-                    prompt=self.generator.render(prompt.messages) if prompt.passages else "",
-                    timings={name: seconds / len(questions) for name, seconds in timings.items()},
-                    citations=citations,
-                    invalid_citations=invalid,
-                    abstained=not prompt.passages,
-                )
-            )
+        answers = self.answer_many(questions, hits)
+        for answer in answers:
+            answer.timings = {"retrieve": timings["retrieve"] / len(questions), **answer.timings}
         return answers
 
+    def answer_many(self, questions: Sequence[str], hits: Sequence[list[Hit]]) -> list[Answer]:
+        """Answer questions from passages already retrieved for them (as ``retrieve_many`` returns them)."""
+        timings: dict[str, float] = {}
+        with _timed(timings, "augment"):
+            prompts = [self.augmenter.build(question, found) for question, found in zip(questions, hits)]
+        with _timed(timings, "generate"):
+            answers = self.answerer.answer_many(questions, prompts)
+        for answer in answers:
+            answer.timings = {name: seconds / len(questions) for name, seconds in timings.items()}
+        return answers
+
+    @property
+    def top_k(self) -> int:
+        """How many passages a question is answered from."""
+        return self.retriever.top_k
+
+    def warm_up(self, generate: bool = True) -> None:
+        """Load the models a question needs now rather than on the first question (the embedder; the generator too)."""
+        self.embedder.embed_queries(["warm-up"])
+        if generate:
+            self.generator.count_prompt_tokens([{"role": "user", "content": "warm-up"}])
+
     def stream(self, question: str, k: int | None = None, where: Where | None = None) -> TokenStream:
-        """Like ``ask``, but the answer arrives token by token."""
-        prompt = self.augmenter.build(question, self.retrieve(question, k, where))
-        if not prompt.passages:
-            return TokenStream(question, [], "", iter([NO_ANSWER]), abstained=True)
-        return TokenStream(
-            question,
-            prompt.passages,
-            self.generator.render(prompt.messages),
-            self.generator.stream(prompt.messages),
-        )
+        """Like ``ask``, but the answer arrives token by token; ``stream.answer`` is ``ask``'s answer once it ends."""
+        return self.answerer.stream(question, self.augmenter.build(question, self.retrieve(question, k, where)))
 
     def evaluate(
         self,

@@ -126,25 +126,45 @@ class Prompt:
 
 @dataclass
 class Citation:
-    """A passage the answer cites by its number in the prompt (``[n]``), traced back to its chunk."""
+    """A passage that supports the answer, by its number in the prompt (``[n]``), traced back to its chunk.
+
+    ``span`` is the passage's sentence that holds most of what the supported
+    answer sentence says; ``support`` the share of that sentence's new terms
+    the passage holds (``ragkit.grounding``).
+    """
 
     number: int
     source: str
     page: int | None
     hit_id: str
+    span: str = ""
+    support: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"number": self.number, "source": self.source, "page": self.page, "hit_id": self.hit_id}
+        return {
+            "number": self.number,
+            "source": self.source,
+            "page": self.page,
+            "hit_id": self.hit_id,
+            "span": self.span,
+            "support": self.support,
+        }
 
 
 @dataclass
 class Answer:
     """The result of ``RAG.ask``: the text, the passages it was given, and the exact prompt.
 
-    ``citations`` are the passages the text cites, in the order it first cites
-    them; ``invalid_citations`` counts the numbers it cites that no passage has
-    (dropped). ``abstained`` is True when no passage reached the prompt, so the
-    generator was not called and ``text`` says the documents do not answer.
+    ``citations`` are the passages that support the text, found by checking
+    each of its sentences against them (``ragkit.grounding``), whether or not
+    the model wrote ``[n]``; ``invalid_citations`` counts the numbers the model
+    cited that no passage has or that do not support its sentence (dropped).
+    ``grounded`` says the passages hold what the answer says (``support``: the
+    share of its terms beyond the question's that they hold). ``abstained`` is
+    True when the documents do not answer: no passage reached the prompt, the
+    model said it does not know, or its answer was not grounded; ``text`` then
+    says so. ``repaired`` names what replaced a degenerate reply (an empty one,
+    only ``[1]``, a copied heading): ``"regenerated"`` or ``"extracted"``.
     """
 
     question: str
@@ -155,12 +175,20 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     invalid_citations: int = 0
     abstained: bool = False
+    grounded: bool = False
+    support: float = 0.0
+    repaired: str | None = None
+    draft: str = ""  # the model's own reply where ``text`` is not it (abstained on, or repaired)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "question": self.question,
             "answer": self.text,
             "abstained": self.abstained,
+            "grounded": self.grounded,
+            "support": round(self.support, 4),
+            "repaired": self.repaired,
+            "draft": self.draft,
             "citations": [citation.to_dict() for citation in self.citations],
             "invalid_citations": self.invalid_citations,
             "sources": [hit.to_dict() for hit in self.sources],

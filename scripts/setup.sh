@@ -20,13 +20,14 @@ python3 -m venv .venv
 # (about a minute here); a second run finds it installed and returns at once.
 .venv/bin/ragkit models install multilingual
 # The page's browser test drives Debian's chromium through Playwright (`playwright install` is
-# never needed). Installed once; elsewhere than Debian/Ubuntu that test skips, saying why.
-if ! command -v chromium >/dev/null 2>&1; then
+# never needed), with a CJK font so Chinese answers render. Installed once; elsewhere than
+# Debian/Ubuntu that test skips, saying why.
+if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then
     if command -v apt-get >/dev/null 2>&1; then
         sudo=""
         [ "$(id -u)" -eq 0 ] || sudo="sudo"
         $sudo apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
     else
         echo "no apt-get here: install chromium yourself for the browser test (tests/server/test_page.py)" >&2
     fi

@@ -2,8 +2,7 @@
 
 import pytest
 
-from ragkit.citations import MAX_RANGE, cited_numbers, resolve_citations
-from ragkit.pipeline import TokenStream
+from ragkit.citations import MAX_RANGE, cited_numbers, strip_citations
 from ragkit.types import Citation, Hit
 
 
@@ -44,35 +43,11 @@ def test_a_range_longer_than_the_limit_is_not_a_citation_at_all() -> None:
     assert cited_numbers(f"[1-{MAX_RANGE}]") == list(range(1, MAX_RANGE + 1))
 
 
-def test_citations_map_numbers_to_the_passages_in_prompt_order() -> None:
-    passages = _passages(3)
-    citations, invalid = resolve_citations("It is 48 [3], as the runbook says [1].", passages)
-    assert citations == [
-        Citation(number=3, source="doc3.pdf", page=3, hit_id="id3"),
-        Citation(number=1, source="doc1.pdf", page=1, hit_id="id1"),
-    ]
-    assert invalid == 0
-
-
-def test_numbers_without_a_passage_are_dropped_and_counted_once_each() -> None:
-    citations, invalid = resolve_citations("Claims [0], [2], [4], [4] and [7-8].", _passages(3))
-    assert [citation.number for citation in citations] == [2]
-    assert invalid == 4  # 0, 4, 7 and 8; the second [4] is the same number
-
-
-def test_no_passages_means_every_citation_is_invalid() -> None:
-    assert resolve_citations("Made up [1].", []) == ([], 1)
+def test_strip_citations_removes_markers_and_keeps_other_brackets() -> None:
+    assert strip_citations("It is 48 [3], see a[i] and [0-255] 【1、2】.") == "It is 48 , see a[i] and [0-255] ."
+    assert strip_citations("[1]").strip() == ""
 
 
 def test_citation_to_dict_is_plain_json() -> None:
-    citation = Citation(number=2, source="a/b.md", page=None, hit_id="x")
-    assert citation.to_dict() == {"number": 2, "source": "a/b.md", "page": None, "hit_id": "x"}
-
-
-def test_a_token_stream_knows_its_citations_once_the_text_is_complete() -> None:
-    passages = _passages(2)
-    stream = TokenStream("q", passages, "prompt", iter(["It is 14 ", "[", "2", "] and [", "5", "]."]))
-    assert stream.citations == [] and stream.invalid_citations == 0  # nothing has arrived yet
-    assert "".join(stream) == "It is 14 [2] and [5]."
-    assert stream.citations == [Citation(number=2, source="doc2.pdf", page=2, hit_id="id2")]
-    assert stream.invalid_citations == 1
+    citation = Citation(number=2, source="a/b.md", page=None, hit_id="x", span="It is 14.", support=1.0)
+    assert citation.to_dict() == {"number": 2, "source": "a/b.md", "page": None, "hit_id": "x", "span": "It is 14.", "support": 1.0}

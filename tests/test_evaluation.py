@@ -18,7 +18,7 @@ from ragkit.evaluation import (
     reciprocal_rank,
     same_file,
 )
-from ragkit.pipeline import NO_ANSWER
+from ragkit.answering import NO_ANSWER
 from ragkit.types import Answer, Citation, Hit
 
 from paths import SHARED
@@ -29,9 +29,11 @@ def _hit(source: str, page: int | None = None) -> Hit:
     return Hit(id=f"{source}#{page}", text="", score=0.5, metadata=metadata)
 
 
-def _answer(text: str, *, cites: list[str] = (), abstained: bool = False, invalid: int = 0) -> Answer:
+def _answer(text: str, *, cites: list[str] = (), abstained: bool = False, invalid: int = 0, held: str = "") -> Answer:
+    """An answer citing passages named ``cites``, each holding the text ``held``."""
     citations = [Citation(number, source, None, source) for number, source in enumerate(cites, start=1)]
-    return Answer("q", text, [], "", {"retrieve": 0.01}, citations, invalid, abstained)
+    sources = [Hit(id=source, text=held, score=0.5, metadata={"source": source}) for source in cites]
+    return Answer("q", text, sources, "", {"retrieve": 0.01}, citations, invalid, abstained)
 
 
 # loading -----------------------------------------------------------------------
@@ -185,7 +187,7 @@ HAND_MADE = [
     # 7: every gold string contained, case aside; 8: a wrong number
     EvalResult(
         EvalQuestion("q7", answers=["14", "tokens"]), [_hit("t.md")], rank=None, abstained=False,
-        answer=_answer("It reserves 14 special TOKENS [1] [9].", cites=["t.md"], invalid=1),
+        answer=_answer("It reserves 14 special TOKENS [1] [9].", cites=["t.md"], invalid=1, held="14 special tokens"),
     ),
     EvalResult(EvalQuestion("q8", answers=["220"]), [_hit("c.md")], rank=None, abstained=False, answer=_answer("It is 200.")),
 ]
@@ -214,11 +216,36 @@ def test_report_figures_over_the_hand_made_set() -> None:
     assert metrics["abstention"] == {"questions": 2, "accuracy": 1 / 2}  # 5 abstained, 6 did not
     assert metrics["false_abstention"] == {"questions": 6, "rate": 1 / 6}  # 1-4, 7, 8 answerable; 4 abstained
     # Answers were generated for 5-8; 5 abstained, so 6, 7 and 8 count; 6 and 7 cite a passage.
+    # 7, the one correct answer, cites a passage holding its gold strings.
     assert metrics["citations"] == {
-        "answers": 3, "citing": 2 / 3, "invalid": 1, "gold_file_cited": None, "gold_file_questions": 0
+        "answers": 3, "citing": 2 / 3, "invalid": 1, "gold_file_cited": None, "gold_file_questions": 0,
+        "correct_with_verified_citation": 1.0, "correct_answers": 1,
     }
+    assert metrics["grounding"] == {"answers": 3, "grounded": 0.0, "repaired": 0, "degenerate": 0}
     assert [r.answer_correct for r in HAND_MADE] == [None] * 6 + [True, False]
     assert [r.abstention_correct for r in HAND_MADE] == [None] * 4 + [True, False, None, None]
+
+
+def test_degenerate_and_repaired_answers_are_counted() -> None:
+    bare, repaired = _answer("[1]", cites=["a.md"]), _answer("It is 3.", cites=["a.md"])
+    repaired.repaired = "regenerated"
+    results = [
+        EvalResult(EvalQuestion("q", answers=["3"]), [_hit("a.md")], rank=None, abstained=False, answer=answer)
+        for answer in (bare, repaired)
+    ]
+    grounding = EvalReport("x", k=1, generated=True, results=results).metrics()["grounding"]
+    assert (grounding["degenerate"], grounding["repaired"]) == (1, 1)
+
+
+def test_figures_are_reported_per_language_when_the_set_has_two() -> None:
+    results = [
+        EvalResult(EvalQuestion("How many?", answers=["3"]), [], rank=None, abstained=False, answer=_answer("It is 3.")),
+        EvalResult(EvalQuestion("有多少？", answers=["4"]), [], rank=None, abstained=False, answer=_answer("是 5。")),
+    ]
+    report = EvalReport("x", k=1, generated=True, results=results)
+    by_language = report.metrics()["by_language"]
+    assert by_language["en"]["answers"]["accuracy"] == 1.0 and by_language["zh"]["answers"]["accuracy"] == 0.0
+    assert "zh: answer accuracy" in report.table()
 
 
 def test_hit_depths_follow_k() -> None:
@@ -255,4 +282,5 @@ def test_table_and_json_of_the_hand_made_set() -> None:
     assert third["rank"] == 3 and third["page"] == 2 and third["hits"][2] == {"source": "p.pdf", "page": 2, "score": 0.5}
     assert "answer" not in third  # nothing generated for it
     assert seventh["answer_correct"] is True and seventh["invalid_citations"] == 1
-    assert seventh["citations"] == [{"number": 1, "source": "t.md", "page": None, "hit_id": "t.md"}]
+    assert seventh["citations"] == [{"number": 1, "source": "t.md", "page": None, "hit_id": "t.md", "span": "", "support": 0.0}]
+    assert seventh["verified_citation"] is True and seventh["grounded"] is False

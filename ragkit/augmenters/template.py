@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Literal
 
 from pydantic import model_validator
 
@@ -51,6 +52,8 @@ class TemplateAugmenter:
         template: str = DEFAULT_TEMPLATE
         template_file: str | None = None
         max_prompt_tokens: int = 2048
+        # Passages in the prompt best first, or best last (nearest the question and the answer cue).
+        order: Literal["best_first", "best_last"] = "best_first"
 
         @model_validator(mode="after")
         def _template_has_slots(self) -> "TemplateAugmenter.Config":
@@ -72,11 +75,15 @@ class TemplateAugmenter:
 
     def build(self, question: str, hits: list[Hit]) -> Prompt:
         kept = list(hits)
-        messages = self._messages(question, kept)
+        messages = self._messages(question, self._ordered(kept))
         while kept and self.counter.count_prompt_tokens(messages) > self.config.max_prompt_tokens:
             kept.pop()
-            messages = self._messages(question, kept)
-        return Prompt(messages=messages, passages=kept, dropped=len(hits) - len(kept))
+            messages = self._messages(question, self._ordered(kept))
+        return Prompt(messages=messages, passages=self._ordered(kept), dropped=len(hits) - len(kept))
+
+    def _ordered(self, hits: list[Hit]) -> list[Hit]:
+        """The passages in prompt order: ``[n]`` is the n-th of them, whichever way they run."""
+        return hits[::-1] if self.config.order == "best_last" else hits
 
     def _messages(self, question: str, hits: list[Hit]) -> Messages:
         context = "\n\n".join(

@@ -106,7 +106,8 @@ def create_app(rag: RAG, settings: ServerSettings | None = None) -> FastAPI:
         response_model=AskResponse,
         summary="Answer a question with cited sources",
         description="With `stream: true` the answer comes as server-sent events: `sources` (the passages), "
-        "then `token` events (`{\"text\": ...}`), then `done` (`{\"answer\": ...}`), or `error`.",
+        "then `token` events (`{\"text\": ...}`), then `done` (the whole answer object, as without streaming), "
+        "or `error`.",
         responses={200: {"content": {"text/event-stream": {}}}},
     )
     async def ask(request: AskRequest) -> Any:
@@ -225,7 +226,8 @@ def _ask_events(rag: RAG, request: AskRequest) -> Iterator[tuple[str, dict[str, 
     yield "sources", {"question": request.question, "sources": [hit.to_dict() for hit in stream.sources]}
     for token in stream:
         yield "token", {"text": token}
-    yield "done", {"answer": stream.text.strip()}
+    assert stream.answer is not None  # set once the stream is exhausted
+    yield "done", stream.answer.to_dict()
 
 
 def _chat_chunks(

@@ -55,9 +55,29 @@ class Source(BaseModel):
         return cls.model_validate(hit.to_dict())
 
 
+class CitationOut(BaseModel):
+    """A passage that supports the answer, as ``Citation.to_dict`` writes it."""
+
+    number: int = Field(description="the passage's number in the prompt and in `sources` (from 1)")
+    source: str
+    page: int | None
+    hit_id: str
+    span: str = Field(description="the passage's sentence that supports the answer")
+    support: float = Field(description="share of the supported sentence's terms beyond the question's that it holds")
+
+
 class AskResponse(BaseModel):
+    """The same answer object as ``RAG.ask`` returns (``Answer.to_dict``)."""
+
     question: str
     answer: str
+    abstained: bool = Field(description="the documents do not answer: nothing retrieved, a refusal, or an unsupported reply")
+    grounded: bool = Field(description="the passages hold what the answer says")
+    support: float
+    repaired: str | None = Field(description="what replaced a degenerate reply: regenerated or extracted")
+    draft: str = Field(description="the model's own reply where `answer` is not it")
+    citations: list[CitationOut]
+    invalid_citations: int
     sources: list[Source]
     prompt: str
     timings: dict[str, float]

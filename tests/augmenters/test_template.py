@@ -42,6 +42,16 @@ def test_budget_drops_lowest_ranked_first_and_keeps_question(counter) -> None:
     assert counter.count_prompt_tokens(prompt.messages) <= budget
 
 
+def test_best_last_puts_the_best_passage_nearest_the_question_and_numbers_in_prompt_order(counter) -> None:
+    three = TemplateAugmenter(TemplateAugmenter.Config(), counter=counter).build("q " * 5, _hits(3))
+    budget = counter.count_prompt_tokens(three.messages) + 5
+    augmenter = TemplateAugmenter(TemplateAugmenter.Config(order="best_last", max_prompt_tokens=budget), counter=counter)
+    prompt = augmenter.build("q " * 5, _hits(4))
+    assert [hit.id for hit in prompt.passages] == ["id2", "id1", "id0"]  # the lowest-ranked dropped, then reversed
+    user = prompt.messages[1]["content"]
+    assert user.index("[1] (source: doc2.md)") < user.index("[3] (source: doc0.md)")
+
+
 def test_question_is_never_cut_even_if_nothing_fits(counter) -> None:
     question = "why " * 100
     augmenter = TemplateAugmenter(TemplateAugmenter.Config(max_prompt_tokens=10), counter=counter)

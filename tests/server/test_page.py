@@ -16,6 +16,20 @@ pytestmark = pytest.mark.models
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ANSWER_SECONDS = 300  # Qwen2.5-Coder-0.5B on two shared CPU cores
 
+# Whether two characters draw differently: without a font for them, both are the same empty box.
+GLYPHS_DIFFER = """([a, b]) => {
+  const canvas = document.createElement("canvas");
+  canvas.width = canvas.height = 40;
+  const context = canvas.getContext("2d");
+  const draw = (text) => {
+    context.clearRect(0, 0, 40, 40);
+    context.font = "32px sans-serif";
+    context.fillText(text, 2, 32);
+    return context.getImageData(0, 0, 40, 40).data.join(",");
+  };
+  return draw(a) !== draw(b);
+}"""
+
 
 @pytest.fixture(scope="module")
 def qwen_server(tmp_path_factory: pytest.TempPathFactory):
@@ -55,11 +69,43 @@ def test_the_page_streams_an_answer_with_its_sources(qwen_server: Server, tmp_pa
             status_with_sources = page.inner_text("#status")
             expect(page.locator("#status")).to_have_text("done", timeout=ANSWER_SECONDS * 1000)
             answer = page.inner_text("#answer")
-            sources = page.locator("#sources li").all_inner_texts()
+            cited = page.locator("#cited li").all_inner_texts()
+            marked = page.locator("#cited mark").all_inner_texts()
+            others = page.locator("#sources li")
+            others_folded = not page.locator("#others").evaluate("details => details.open")
+            grounding = page.inner_text("#grounding")
             page.screenshot(path=str(tmp_path / "page.png"))
         finally:
             browser.close()
     assert "15" in answer
-    assert any(source.startswith("pdf/rag-reference-architecture.pdf, page 3") for source in sources)
-    assert all("score" in source for source in sources) and len(sources) == 3
+    # The cited passage leads, its supporting sentence marked; the rest are folded; no raw scores.
+    assert cited and cited[0].startswith("pdf/rag-reference-architecture.pdf, page 3")
+    assert any("15" in span for span in marked)
+    assert others_folded and len(cited) + others.count() == 3
+    assert grounding.startswith("Supported by") and not any("score" in text for text in cited)
     assert status_with_sources == "answering…" and errors == []
+
+
+def test_the_page_answers_a_chinese_question_with_its_cited_passage(qwen_server: Server, tmp_path: Path) -> None:
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (scripts/setup.sh installs it: apt-get install chromium)")
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        try:
+            page = browser.new_page()
+            page.goto(qwen_server.url + "/")
+            page.fill("#question", "星河-3 嵌入模型的向量维度是多少？")
+            page.click("#ask")
+            expect(page.locator("#status")).to_have_text("done", timeout=ANSWER_SECONDS * 1000)
+            answer = page.inner_text("#answer")
+            cited = page.locator("#cited li").all_inner_texts()
+            # Chinese text renders in glyphs, not empty boxes: a CJK font is installed (scripts/setup.sh).
+            glyphs = page.evaluate(GLYPHS_DIFFER, ["向", "量"])
+            page.screenshot(path=str(tmp_path / "page-zh.png"))
+        finally:
+            browser.close()
+    assert "512" in answer
+    assert cited and cited[0].startswith("zh/向量检索简介.md")
+    assert glyphs

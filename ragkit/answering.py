@@ -1,0 +1,198 @@
+"""From a prompt to an answer that can be trusted: generate, repair a degenerate reply, ground it, or abstain.
+
+The generator's reply is not the answer yet. A small model sometimes writes
+nothing but ``[1]``, copies a heading, or says the question back: such a reply
+is *degenerate* (``ragkit.grounding``) and is generated once more, with the
+reply shown back to the model and a request for one complete sentence; if that
+is degenerate too, the passage sentence closest to the question is the answer
+(extractive). Then each sentence is checked against the passages: the passages
+that support it become the citations, and an answer the passages do not
+support, or a reply saying the passages do not answer, becomes an abstention.
+``ask``, ``stream``, the CLI and the HTTP API all end here, so they return the
+same ``Answer``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from ragkit.citations import strip_citations
+from ragkit.config import AnswerConfig
+from ragkit.generators.base import Generator, Messages
+from ragkit.grounding import best_sentence, degenerate_reason, ground, is_refusal
+from ragkit.types import Answer, Citation, Hit, Prompt
+
+NO_ANSWER = "The documents do not contain an answer to this question."
+NO_ANSWER_ZH = "文档中没有这个问题的答案。"
+
+# Sent after a degenerate reply. Naming what went wrong and asking for the fact in a whole sentence
+# is what the regeneration needs; the request for passage numbers is left out, since a reply of
+# nothing but numbers is the usual failure (citations come from grounding anyway).
+RETRY_REQUEST = "That reply does not answer the question. Answer it in one complete sentence that states the answer itself."
+RETRY_REQUEST_ZH = "这个回复没有回答问题。请用一句完整的中文句子直接说出答案。"
+
+# A streamed reply is held back until it is this long, so a degenerate one (``[1]``, a heading) can
+# still be replaced before anything reaches the reader.
+HOLD_CHARS = 80
+
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+def no_answer(question: str) -> str:
+    """The abstention text, in the question's language."""
+    return NO_ANSWER_ZH if _HAN.search(question) else NO_ANSWER
+
+
+def retry_messages(messages: Messages, reply: str, question: str) -> Messages:
+    request = RETRY_REQUEST_ZH if _HAN.search(question) else RETRY_REQUEST
+    return [*messages, {"role": "assistant", "content": reply}, {"role": "user", "content": request}]
+
+
+@dataclass
+class Reply:
+    """A reply as the model wrote it, and what replaced it if it was degenerate."""
+
+    text: str
+    repaired: str | None = None
+    draft: str = ""
+
+
+class Answerer:
+    """Turns prompts into ``Answer`` objects with the pipeline's generator and answer settings."""
+
+    def __init__(self, generator: Generator, config: AnswerConfig):
+        self.generator = generator
+        self.config = config
+
+    def answer_many(self, questions: Sequence[str], prompts: Sequence[Prompt]) -> list[Answer]:
+        """Answers for prompts; a prompt without passages abstains without calling the generator."""
+        answerable = [index for index, prompt in enumerate(prompts) if prompt.passages]
+        replies = dict(zip(answerable, self._replies([questions[i] for i in answerable], [prompts[i] for i in answerable])))
+        return [
+            self.finish(question, prompt, replies[index]) if index in replies else self.abstention(question, prompt)
+            for index, (question, prompt) in enumerate(zip(questions, prompts))
+        ]
+
+    def _replies(self, questions: Sequence[str], prompts: Sequence[Prompt]) -> list[Reply]:
+        """Generate in batches; regenerate the degenerate replies in one more batch; extract where that fails too."""
+        if not prompts:
+            return []
+        texts = self.generator.generate_batch([prompt.messages for prompt in prompts])
+        replies = [Reply(text) for text in texts]
+        bad = [i for i, text in enumerate(texts) if degenerate_reason(text, questions[i], prompts[i].passages)]
+        if bad:
+            retries = self.generator.generate_batch(
+                [retry_messages(prompts[i].messages, texts[i], questions[i]) for i in bad]
+            )
+            for i, retry in zip(bad, retries):
+                replies[i] = self.repair(questions[i], prompts[i].passages, texts[i], retry)
+        return replies
+
+    def repair(self, question: str, passages: Sequence[Hit], draft: str, retry: str) -> Reply:
+        """The regenerated reply, or the extracted sentence where that is degenerate too."""
+        if not degenerate_reason(retry, question, passages):
+            return Reply(retry, "regenerated", draft)
+        extracted = best_sentence(question, passages)
+        return Reply(extracted[1] if extracted else "", "extracted", draft)
+
+    def finish(self, question: str, prompt: Prompt, reply: Reply) -> Answer:
+        """Ground a reply; a refusal, an unsupported answer or an empty one becomes an abstention."""
+        text = reply.text.strip()
+        grounding = ground(text, question, prompt.passages, self.config.min_support)
+        refused = not strip_citations(text).strip() or is_refusal(text)
+        abstained = refused or (self.config.abstain_unsupported and not grounding.grounded)
+        return Answer(
+            question=question,
+            text=no_answer(question) if abstained else text,
+            sources=prompt.passages,
+            prompt=self.generator.render(prompt.messages),
+            citations=[] if abstained else grounding.citations,
+            invalid_citations=grounding.invalid_citations,
+            abstained=abstained,
+            grounded=grounding.grounded and not refused,
+            support=grounding.support,
+            repaired=reply.repaired,
+            draft=text if abstained else reply.draft,
+        )
+
+    def abstention(self, question: str, prompt: Prompt) -> Answer:
+        """No passage reached the prompt: the documents do not answer, and the generator is not called."""
+        return Answer(question=question, text=no_answer(question), sources=prompt.passages, prompt="", abstained=True)
+
+    def stream(self, question: str, prompt: Prompt) -> "TokenStream":
+        if not prompt.passages:
+            return TokenStream(self, question, prompt, iter(()))
+        return TokenStream(self, question, prompt, self.generator.stream(prompt.messages))
+
+
+@dataclass
+class TokenStream:
+    """What ``RAG.stream`` returns: iterate it for the answer's text; ``sources`` and ``prompt`` are known up front.
+
+    The first ``HOLD_CHARS`` characters are held back, so that a degenerate
+    reply is replaced (as ``ask`` would) before any of it is shown. Once the
+    stream is exhausted, ``answer`` is the same ``Answer`` that ``ask`` returns;
+    a reply that turns out unsupported or a refusal then has ``abstained`` set,
+    though its text has been shown.
+    """
+
+    answerer: Answerer
+    question: str
+    prompt_parts: Prompt
+    tokens: Iterator[str]
+    text: str = field(default="", init=False)
+    answer: Answer | None = field(default=None, init=False)
+
+    @property
+    def sources(self) -> list[Hit]:
+        return self.prompt_parts.passages
+
+    @property
+    def abstained(self) -> bool:
+        """Known up front when no passage reached the prompt; otherwise once the stream is exhausted."""
+        return self.answer.abstained if self.answer is not None else not self.sources
+
+    @property
+    def prompt(self) -> str:
+        return self.answerer.generator.render(self.prompt_parts.messages) if self.sources else ""
+
+    def __iter__(self) -> Iterator[str]:
+        if not self.sources:
+            self.answer = self.answerer.abstention(self.question, self.prompt_parts)
+            self.text = self.answer.text
+            yield self.text
+            return
+        held = ""
+        flowing = False
+        for token in self.tokens:
+            if flowing:
+                self.text += token
+                yield token
+                continue
+            held += token
+            if len(strip_citations(held).strip()) >= HOLD_CHARS:
+                flowing = True
+                self.text = held
+                yield held
+        reply = Reply(held if not flowing else self.text)
+        if not flowing:
+            passages = self.sources
+            if degenerate_reason(held, self.question, passages):
+                retry = self.answerer.generator.generate(retry_messages(self.prompt_parts.messages, held, self.question))
+                reply = self.answerer.repair(self.question, passages, held, retry)
+            self.text = reply.text.strip()
+        self.answer = self.answerer.finish(self.question, self.prompt_parts, reply)
+        if not flowing:
+            # Nothing shown yet: show the answer as ask would give it (an abstention says so).
+            self.text = self.answer.text
+            yield self.text
+
+    @property
+    def citations(self) -> list[Citation]:
+        return self.answer.citations if self.answer is not None else []
+
+    @property
+    def invalid_citations(self) -> int:
+        return self.answer.invalid_citations if self.answer is not None else 0

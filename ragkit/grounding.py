@@ -1,0 +1,163 @@
+"""Checking an answer against the passages it was given: which passage supports each sentence, and whether any does.
+
+A small model often writes no ``[n]`` at all, or cites a passage that says
+something else, so citations are not taken from the model's word. Each
+sentence of the answer is compared with each passage by its *new* terms: the
+words (English, stemmed, stop words dropped) and Chinese character bigrams it
+has beyond the question's own. Restating the question proves nothing; the value
+the answer adds (a number, an option, a command) is what a passage must hold.
+A sentence is supported by the passage holding the largest share of its new
+terms when that share reaches ``min_support``; the citation names the passage
+and its sentence holding most of them (the supporting span). Numbers the model
+cited itself are kept only where that passage supports that sentence, and the
+rest are counted as invalid. The answer is *grounded* when the share of all its
+new terms found in the passages reaches ``min_support``.
+
+Two kinds of reply are no answer at all and are caught here too: *degenerate*
+ones (nothing but citation markers or punctuation, a copied heading or passage
+line, the question said back) and refusals ("I do not know").
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+
+from ragkit.citations import cited_numbers, strip_citations
+from ragkit.indexes.tokenizers import Tokenizer
+from ragkit.types import Citation, Hit
+
+# Sentence ends: . ! ? followed by a space, or a Chinese full stop, which needs none.
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)|(?<=[。！？；])|\n+")
+_HAS_CONTENT = re.compile(r"[^\W_]")
+# Words that any answer may add without saying anything about the documents.
+_ANSWER_WORDS = frozenset(
+    "answer passag context document provid accord mention state question inform base given text use also".split()
+)
+_REFUSAL = re.compile(
+    r"\b(?:do(?:es)? not|don't|doesn't|cannot|can't|unable to)\s+(?:know|contain|find|provide|mention|say|answer|"
+    r"have (?:any |enough )?information)|\bno (?:information|mention|answer)\b|\bnot (?:mentioned|specified|provided|"
+    r"stated|found)\b|不知道|没有(?:提到|提及|提供|说明|相关|包含|找到|给出)|未(?:提及|提到|说明|提供|找到)|无法(?:回答|确定|找到)",
+    re.IGNORECASE,
+)
+# A copied line longer than this many words is prose, not a heading.
+HEADING_WORDS = 12
+SPAN_CHARS = 300
+
+
+@dataclass
+class Grounding:
+    """What the check found: citations with their spans, model citations dropped, the supported share."""
+
+    citations: list[Citation]
+    invalid_citations: int
+    support: float
+    grounded: bool
+
+
+@cache
+def _tokenizer() -> Tokenizer:
+    return Tokenizer(stemming=True, stopwords=True, chinese="bigrams")
+
+
+def terms(text: str) -> set[str]:
+    """The distinct terms of ``text``: stemmed English words without stop words, Chinese bigrams, numbers."""
+    return set(_tokenizer()(unicodedata.normalize("NFKC", text)))
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of ``text``, stripped; empty pieces dropped."""
+    return [piece.strip() for piece in _SENTENCE_END.split(text) if piece.strip()]
+
+
+def is_refusal(text: str) -> bool:
+    """Whether the reply says the passages do not answer (English or Chinese)."""
+    return bool(_REFUSAL.search(strip_citations(text)))
+
+
+def degenerate_reason(text: str, question: str, passages: Sequence[Hit]) -> str | None:
+    """Why ``text`` is no answer (empty, only markers, a copied heading, the question said back), or None."""
+    bare = strip_citations(text).strip()
+    if not _HAS_CONTENT.search(bare):
+        return "only citation markers" if text.strip() else "empty"
+    if is_refusal(bare):
+        return None
+    if not (terms(bare) - terms(question) - _ANSWER_WORDS):
+        return "says nothing beyond the question"
+    line = _folded(bare).rstrip(".:。：")
+    if len(line.split()) <= HEADING_WORDS:
+        for hit in passages:
+            title = hit.metadata.get("title")
+            lines = [*hit.text.splitlines(), title if isinstance(title, str) else ""]
+            if any(_folded(candidate).lstrip("#*- ").rstrip(".:。：") == line for candidate in lines):
+                return "a copy of a heading or line of a passage"
+    return None
+
+
+def ground(text: str, question: str, passages: Sequence[Hit], min_support: float) -> Grounding:
+    """Attribute each sentence of ``text`` to the passages that support it (see the module doc)."""
+    question_terms = terms(question) | _ANSWER_WORDS
+    passage_terms = [terms(hit.text) for hit in passages]
+    by_number: dict[int, Citation] = {}
+    invalid = 0
+    found: set[str] = set()
+    wanted: set[str] = set()
+    for sentence in sentences(text):
+        new = terms(strip_citations(sentence)) - question_terms
+        wanted |= new
+        shares = [len(new & held) / len(new) if new else 0.0 for held in passage_terms]
+        found |= {term for held in passage_terms for term in new & held}
+        best = max(range(len(passages)), key=shares.__getitem__, default=None)
+        supporting = {best} if best is not None and new and shares[best] >= min_support else set()
+        for number in cited_numbers(sentence):
+            index = number - 1
+            if 0 <= index < len(passages) and new and shares[index] >= min_support:
+                supporting.add(index)
+            elif 0 <= index < len(passages) and not new:
+                continue  # a sentence with nothing to check (a restated question) neither keeps nor drops it
+            else:
+                invalid += 1
+        for index in sorted(supporting):
+            if index + 1 not in by_number:
+                hit = passages[index]
+                by_number[index + 1] = Citation(
+                    number=index + 1,
+                    source=hit.source,
+                    page=hit.page,
+                    hit_id=hit.id,
+                    span=_span(hit.text, new),
+                    support=round(shares[index], 4),
+                )
+    support = len(found) / len(wanted) if wanted else 0.0
+    return Grounding(
+        citations=sorted(by_number.values(), key=lambda citation: citation.number),
+        invalid_citations=invalid,
+        support=support,
+        grounded=bool(wanted) and support >= min_support,
+    )
+
+
+def best_sentence(question: str, passages: Sequence[Hit]) -> tuple[int, str] | None:
+    """The passage sentence sharing most terms with the question, as (passage index, sentence): the extractive answer."""
+    wanted = terms(question)
+    best: tuple[int, int, str] | None = None
+    for index, hit in enumerate(passages):
+        for sentence in sentences(hit.text):
+            score = len(wanted & terms(sentence))
+            if score and (best is None or score > best[0]):
+                best = (score, index, sentence)
+    return None if best is None else (best[1], best[2][:SPAN_CHARS])
+
+
+def _span(text: str, wanted: set[str]) -> str:
+    """The passage's sentence holding most of ``wanted``, cut to ``SPAN_CHARS``."""
+    pieces = sentences(text) or [text]
+    best = max(pieces, key=lambda piece: len(wanted & terms(piece)))
+    return best[:SPAN_CHARS]
+
+
+def _folded(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())

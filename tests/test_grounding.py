@@ -1,0 +1,92 @@
+"""Grounding: sentences attributed to the passages that support them, degenerate replies and refusals caught."""
+
+from ragkit.grounding import best_sentence, degenerate_reason, ground, is_refusal, sentences, terms
+from ragkit.types import Hit
+
+
+def _hit(number: int, text: str, **metadata: object) -> Hit:
+    return Hit(id=f"id{number}", text=text, score=0.5, metadata={"source": f"doc{number}.md", **metadata})
+
+
+GIT = _hit(1, "Shallow clones.\nA shallow clone is made with git clone --depth 1. It fetches only the newest commit.")
+DOCKER = _hit(2, "The Docker daemon listens on /var/run/docker.sock by default. Use -H to change it.")
+FAQ_ZH = _hit(3, "Debian 使用 dpkg 管理软件包。要安装一个本地的 .deb 文件，请运行 dpkg -i 文件名。", page=4)
+PASSAGES = [GIT, DOCKER, FAQ_ZH]
+
+
+def test_sentences_split_english_and_chinese_without_breaking_numbers() -> None:
+    assert sentences("It is 1.5 GB. Then stop! 然后运行。再检查。") == ["It is 1.5 GB.", "Then stop!", "然后运行。", "再检查。"]
+
+
+def test_terms_are_stemmed_words_numbers_and_chinese_bigrams() -> None:
+    assert {"clone", "depth", "1"} <= terms("Clones with --depth 1")
+    assert {"软件", "件包"} <= terms("软件包")
+
+
+def test_an_english_sentence_is_attributed_to_the_passage_that_holds_it() -> None:
+    grounding = ground("Use git clone --depth 1 [1].", "How do I make a shallow clone in git?", PASSAGES, 0.5)
+    assert grounding.grounded and grounding.support == 1.0
+    [citation] = grounding.citations
+    assert (citation.number, citation.source, citation.hit_id) == (1, "doc1.md", "id1")
+    assert citation.span == "A shallow clone is made with git clone --depth 1."
+
+
+def test_a_chinese_sentence_is_attributed_with_its_page_and_span() -> None:
+    grounding = ground("运行 dpkg -i 文件名 即可安装本地的 .deb 文件。", "如何在 Debian 中安装本地的 .deb 文件？", PASSAGES, 0.5)
+    assert grounding.grounded
+    [citation] = grounding.citations
+    assert (citation.number, citation.page) == (3, 4)
+    assert "dpkg -i" in citation.span
+
+
+def test_support_is_the_share_of_the_new_terms_the_passages_hold() -> None:
+    grounding = ground("Use git clone --depth 1 to get only the newest commit.", "How do I make a shallow clone in git?", PASSAGES, 0.5)
+    assert round(grounding.support, 3) == 0.833  # depth, 1, only, newest, commit held; "get" is not
+    assert grounding.grounded and [citation.number for citation in grounding.citations] == [1]
+
+
+def test_a_made_up_answer_is_not_grounded_and_cites_nothing() -> None:
+    grounding = ground(
+        "Enable EPEL with dnf config-manager --set-enabled crb on Rocky Linux [1].",
+        "How do I enable the EPEL repository with dnf on Rocky Linux?",
+        PASSAGES,
+        0.5,
+    )
+    assert not grounding.grounded and grounding.citations == []
+    assert grounding.invalid_citations == 1  # the model's [1] does not support its sentence
+
+
+def test_model_citations_are_kept_where_they_support_and_counted_where_they_do_not() -> None:
+    text = "The daemon listens on /var/run/docker.sock [2][1]. A shallow clone uses --depth 1 [7]."
+    grounding = ground(text, "Where does the Docker daemon listen, and how do shallow clones work?", PASSAGES, 0.5)
+    assert [citation.number for citation in grounding.citations] == [1, 2]
+    assert grounding.invalid_citations == 2  # [1] for the first sentence, and [7] that has no passage
+
+
+def test_degenerate_replies_are_named() -> None:
+    question = "How do I make a shallow clone in git?"
+    assert degenerate_reason("[1]", question, PASSAGES) == "only citation markers"
+    assert degenerate_reason(" [1], [2]. ", question, PASSAGES) == "only citation markers"
+    assert degenerate_reason("", question, PASSAGES) == "empty"
+    assert degenerate_reason("Shallow clones [1]", "How do I fetch only the newest commit?", PASSAGES) == (
+        "a copy of a heading or line of a passage"
+    )
+    assert degenerate_reason("How do I make a shallow clone in git?", question, PASSAGES) == "says nothing beyond the question"
+    assert degenerate_reason("Run git clone --depth 1 [1].", question, PASSAGES) is None
+    assert degenerate_reason("The passages do not contain the answer.", question, PASSAGES) is None  # a refusal
+
+
+def test_refusals_in_english_and_chinese() -> None:
+    assert is_refusal("I don't know.")
+    assert is_refusal("The passages do not contain this information [1].")
+    assert is_refusal("文档中没有提到这个问题。")
+    assert not is_refusal("Run git clone --depth 1.")
+    assert not is_refusal("It does not need root.")
+
+
+def test_the_extractive_answer_is_the_passage_sentence_closest_to_the_question() -> None:
+    assert best_sentence("Which socket does the Docker daemon listen on?", PASSAGES) == (
+        1,
+        "The Docker daemon listens on /var/run/docker.sock by default.",
+    )
+    assert best_sentence("Quantum chromodynamics?", PASSAGES) is None
