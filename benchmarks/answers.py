@@ -12,6 +12,11 @@ then, for example::
     python benchmarks/answers.py --half dev --set zh=/tmp/stores/zh -o augmenter.max_prompt_tokens=1024 --label short
     python benchmarks/answers.py --half test --set en=/tmp/stores/en --set zh=/tmp/stores/zh --label default
 
+The grounding threshold is chosen from saved results, without generating again
+(each result keeps the model's reply and its support)::
+
+    python benchmarks/answers.py --sweep benchmarks/results/answers-dev-en-baseline.json
+
 Each ``--set NAME=STORE`` answers ``benchmarks/eval/answers_NAME.jsonl``'s
 half (``split.py`` wrote it) over that store. ``-o key.path=value`` overrides
 the pipeline (the value read as YAML). The full report of each set goes to
@@ -31,6 +36,8 @@ from typing import Any
 import yaml
 
 from ragkit import RAG
+from ragkit.evaluation import contains_answers
+from ragkit.grounding import is_refusal
 
 HERE = Path(__file__).resolve().parent
 SETS = HERE / "eval"
@@ -73,7 +80,30 @@ def summary(name: str, metrics: dict[str, Any], seconds: float) -> str:
     )
 
 
+def sweep(paths: list[str]) -> None:
+    """Accuracy, abstention and false abstentions of saved results at each ``answer.min_support``."""
+    rows = [row for path in paths for row in json.loads(Path(path).read_text("utf-8"))["results"]]
+    print(f"{len(rows)} questions from {len(paths)} result file(s)")
+    print("min_support  accuracy  abstention  false abstentions")
+    for threshold in [step / 20 for step in range(0, 20)]:
+        correct, abstained_right, false_abstained = [], [], []
+        for row in rows:
+            reply = row["draft"] if row["abstained"] else row["answer"]
+            abstains = not row["hits"] or is_refusal(reply) or row.get("support", 0.0) < threshold
+            if row["answers"]:
+                correct.append(not abstains and contains_answers(reply, row["answers"]))
+            if row["answers"] == []:
+                abstained_right.append(abstains)
+            else:
+                false_abstained.append(abstains)
+        mean = lambda values: sum(values) / len(values) if values else 0.0  # noqa: E731
+        print(f"{threshold:11.2f}  {mean(correct):8.3f}  {mean(abstained_right):10.3f}  {mean(false_abstained):17.3f}")
+
+
 def main() -> int:
+    if sys.argv[1:2] == ["--sweep"]:
+        sweep(sys.argv[2:])
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pipeline", default=str(HERE.parent / "pipelines" / "default.yaml"))
     parser.add_argument("--half", choices=("dev", "test"), required=True)

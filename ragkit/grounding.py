@@ -10,8 +10,12 @@ A sentence is supported by the passage holding the largest share of its new
 terms when that share reaches ``min_support``; the citation names the passage
 and its sentence holding most of them (the supporting span). Numbers the model
 cited itself are kept only where that passage supports that sentence, and the
-rest are counted as invalid. The answer is *grounded* when the share of all its
-new terms found in the passages reaches ``min_support``.
+rest are counted as invalid. The answer's *support* is the share of its new
+terms that the best passage of their sentence holds, and it is *grounded* when
+that reaches ``min_support``. Across languages (a Chinese sentence, an English
+passage, or the reverse) only the terms both can share are compared, such as
+commands, paths, names and numbers: a cross-lingual answer is grounded by such
+anchors, and a sentence without any is unsupported.
 
 Two kinds of reply are no answer at all and are caught here too: *degenerate*
 ones (nothing but citation markers or punctuation, a copied heading or passage
@@ -33,6 +37,7 @@ from ragkit.types import Citation, Hit
 # Sentence ends: . ! ? followed by a space, or a Chinese full stop, which needs none.
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)|(?<=[。！？；])|\n+")
 _HAS_CONTENT = re.compile(r"[^\W_]")
+_HAN = re.compile(r"[\u4e00-\u9fff]")
 # Words that any answer may add without saying anything about the documents.
 _ANSWER_WORDS = frozenset(
     "answer passag context document provid accord mention state question inform base given text use also".split()
@@ -101,15 +106,18 @@ def ground(text: str, question: str, passages: Sequence[Hit], min_support: float
     """Attribute each sentence of ``text`` to the passages that support it (see the module doc)."""
     question_terms = terms(question) | _ANSWER_WORDS
     passage_terms = [terms(hit.text) for hit in passages]
+    chinese_passages = [_mostly_chinese(held) for held in passage_terms]
     by_number: dict[int, Citation] = {}
     invalid = 0
-    found: set[str] = set()
-    wanted: set[str] = set()
+    weighed = supported_weight = 0.0
     for sentence in sentences(text):
         new = terms(strip_citations(sentence)) - question_terms
-        wanted |= new
-        shares = [len(new & held) / len(new) if new else 0.0 for held in passage_terms]
-        found |= {term for held in passage_terms for term in new & held}
+        chinese = _mostly_chinese(new)
+        comparable = [new if chinese == other else {t for t in new if not _HAN.search(t)} for other in chinese_passages]
+        shares = [len(c & held) / len(c) if c else 0.0 for c, held in zip(comparable, passage_terms)]
+        if new:
+            weighed += len(new)
+            supported_weight += len(new) * max(shares, default=0.0)
         best = max(range(len(passages)), key=shares.__getitem__, default=None)
         supporting = {best} if best is not None and new and shares[best] >= min_support else set()
         for number in cited_numbers(sentence):
@@ -128,15 +136,15 @@ def ground(text: str, question: str, passages: Sequence[Hit], min_support: float
                     source=hit.source,
                     page=hit.page,
                     hit_id=hit.id,
-                    span=_span(hit.text, new),
+                    span=_span(hit.text, comparable[index]),
                     support=round(shares[index], 4),
                 )
-    support = len(found) / len(wanted) if wanted else 0.0
+    support = supported_weight / weighed if weighed else 0.0
     return Grounding(
         citations=sorted(by_number.values(), key=lambda citation: citation.number),
         invalid_citations=invalid,
         support=support,
-        grounded=bool(wanted) and support >= min_support,
+        grounded=bool(weighed) and support >= min_support,
     )
 
 
@@ -157,6 +165,10 @@ def _span(text: str, wanted: set[str]) -> str:
     pieces = sentences(text) or [text]
     best = max(pieces, key=lambda piece: len(wanted & terms(piece)))
     return best[:SPAN_CHARS]
+
+
+def _mostly_chinese(held: set[str]) -> bool:
+    return sum(1 for term in held if _HAN.search(term)) * 2 > len(held)
 
 
 def _folded(text: str) -> str:

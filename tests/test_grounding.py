@@ -45,6 +45,13 @@ def test_support_is_the_share_of_the_new_terms_the_passages_hold() -> None:
     assert grounding.grounded and [citation.number for citation in grounding.citations] == [1]
 
 
+def test_across_languages_the_shared_terms_ground_a_sentence() -> None:
+    english = _hit(4, "To install a local package file, run dpkg -i with the file name.")
+    grounding = ground("用 dpkg -i 命令安装。", "如何安装本地的软件包文件？", [english], 0.5)
+    assert grounding.grounded and [citation.number for citation in grounding.citations] == [1]
+    assert not ground("请使用图形界面安装。", "如何安装本地的软件包文件？", [english], 0.5).grounded  # no shared term
+
+
 def test_a_made_up_answer_is_not_grounded_and_cites_nothing() -> None:
     grounding = ground(
         "Enable EPEL with dnf config-manager --set-enabled crb on Rocky Linux [1].",

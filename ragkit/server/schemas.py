@@ -47,6 +47,7 @@ class Source(BaseModel):
     source: str
     page: int | None
     score: float
+    scores: dict[str, float] = Field(default_factory=dict, description="each ranking's own score, by name")
     text: str
     metadata: dict[str, Any]
 

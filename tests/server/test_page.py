@@ -49,63 +49,59 @@ def test_the_api_answers_from_the_right_page(qwen_server: Server) -> None:
     assert ("pdf/serving-runbook.pdf", 2) in [(source["source"], source["page"]) for source in answer["sources"]]
 
 
-def test_the_page_streams_an_answer_with_its_sources(qwen_server: Server, tmp_path: Path) -> None:
+@pytest.fixture()
+def browser():
+    """Debian's chromium, headless, driven by Playwright."""
     if CHROMIUM is None:
         pytest.skip("chromium is not installed (scripts/setup.sh installs it: apt-get install chromium)")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
         try:
-            page = browser.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.goto(qwen_server.url + "/")
-            expect(page.locator("#stats")).to_have_text(re.compile(r"^\d+ chunks · 19 documents · 15 files$"))
-            page.fill("#question", "How many minutes does the Larder answer cache keep each cached answer?")
-            page.click("#ask")
-            # Streamed: the sources show while the model is still reading its prompt (seconds on a CPU).
-            expect(page.locator("#sources li").first).to_be_visible(timeout=ANSWER_SECONDS * 1000)
-            status_with_sources = page.inner_text("#status")
-            expect(page.locator("#status")).to_have_text("done", timeout=ANSWER_SECONDS * 1000)
-            answer = page.inner_text("#answer")
-            cited = page.locator("#cited li").all_inner_texts()
-            marked = page.locator("#cited mark").all_inner_texts()
-            others = page.locator("#sources li")
-            others_folded = not page.locator("#others").evaluate("details => details.open")
-            grounding = page.inner_text("#grounding")
-            page.screenshot(path=str(tmp_path / "page.png"))
+            yield launched
         finally:
-            browser.close()
-    assert "15" in answer
+            launched.close()
+
+
+def test_the_page_streams_an_answer_with_its_sources(qwen_server: Server, browser, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(qwen_server.url + "/")
+    expect(page.locator("#stats")).to_have_text(re.compile(r"^\d+ chunks · 19 documents · 15 files$"))
+    page.fill("#question", "How many minutes does the Larder answer cache keep each cached answer?")
+    page.click("#ask")
+    # Streamed: the sources show while the model is still reading its prompt (seconds on a CPU).
+    expect(page.locator("#sources li").first).to_be_visible(timeout=ANSWER_SECONDS * 1000)
+    status_with_sources = page.inner_text("#status")
+    expect(page.locator("#status")).to_have_text("done", timeout=ANSWER_SECONDS * 1000)
+    page.screenshot(path=str(tmp_path / "page.png"))
+    cited = page.locator("#cited li").all_inner_texts()
+    marked = page.locator("#cited mark").all_inner_texts()
+    assert "15" in page.inner_text("#answer")
     # The cited passage leads, its supporting sentence marked; the rest are folded; no raw scores.
     assert cited and cited[0].startswith("pdf/rag-reference-architecture.pdf, page 3")
     assert any("15" in span for span in marked)
-    assert others_folded and len(cited) + others.count() == 3
-    assert grounding.startswith("Supported by") and not any("score" in text for text in cited)
+    assert not page.locator("#others").evaluate("details => details.open")
+    assert len(cited) + page.locator("#sources li").count() == 3
+    assert page.inner_text("#grounding").startswith("Supported by") and not any("score" in text for text in cited)
     assert status_with_sources == "answering…" and errors == []
 
 
-def test_the_page_answers_a_chinese_question_with_its_cited_passage(qwen_server: Server, tmp_path: Path) -> None:
-    if CHROMIUM is None:
-        pytest.skip("chromium is not installed (scripts/setup.sh installs it: apt-get install chromium)")
-    from playwright.sync_api import expect, sync_playwright
+def test_the_page_answers_a_chinese_question_with_its_cited_passage(qwen_server: Server, browser, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        try:
-            page = browser.new_page()
-            page.goto(qwen_server.url + "/")
-            page.fill("#question", "星河-3 嵌入模型的向量维度是多少？")
-            page.click("#ask")
-            expect(page.locator("#status")).to_have_text("done", timeout=ANSWER_SECONDS * 1000)
-            answer = page.inner_text("#answer")
-            cited = page.locator("#cited li").all_inner_texts()
-            # Chinese text renders in glyphs, not empty boxes: a CJK font is installed (scripts/setup.sh).
-            glyphs = page.evaluate(GLYPHS_DIFFER, ["向", "量"])
-            page.screenshot(path=str(tmp_path / "page-zh.png"))
-        finally:
-            browser.close()
-    assert "512" in answer
+    page = browser.new_page()
+    page.goto(qwen_server.url + "/")
+    page.fill("#question", "星河-3 嵌入模型的向量维度是多少？")
+    page.click("#ask")
+    expect(page.locator("#status")).to_have_text("done", timeout=ANSWER_SECONDS * 1000)
+    page.screenshot(path=str(tmp_path / "page-zh.png"))
+    cited = page.locator("#cited li").all_inner_texts()
+    assert "512" in page.inner_text("#answer")
     assert cited and cited[0].startswith("zh/向量检索简介.md")
-    assert glyphs
+    # Chinese renders as glyphs, not the same empty box twice: a CJK font is installed (scripts/setup.sh).
+    assert page.evaluate(GLYPHS_DIFFER, ["向", "量"])

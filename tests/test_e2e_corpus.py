@@ -1,0 +1,71 @@
+"""End to end on documents we did not write: a few dev questions of the answer benchmark, the default pipeline.
+
+The shared corpus is built (``../shared/corpus/build.sh``, Debian's documentation packages) and the
+gold files of the chosen questions are ingested beside a few others, so retrieval has distractors.
+Each answer must state its gold facts and cite a passage that holds them (a citation found by
+grounding, not by the model's ``[n]``). The questions are from the dev half only
+(``benchmarks/eval/answers_en.jsonl``, ``answers_zh.jsonl``).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from ragkit.evaluation import contains_answers
+from ragkit.pipeline import RAG
+
+from paths import REPO, SHARED
+
+pytestmark = pytest.mark.models
+
+# Dev questions of each kind and format, few enough for CI's time on two cores.
+DEV_IDS = {"en": ("en-007", "en-046", "en-081", "en-112", "en-134"), "zh": ("zh-010", "zh-027")}
+# Files ingested beside the gold ones, so the right passage has to be found among others.
+DISTRACTORS = {
+    "en": ("html/doc__debian__FAQ__pkg-basics.en.html", "md/engine__reference__commandline__run.md"),
+    "zh": ("html/doc__debian__FAQ__zh-cn__pkg-basics.zh-cn.html",),
+}
+BUILDERS = {"en": "build.sh", "zh": "build_zh.sh"}
+
+
+def _questions(language: str) -> list[dict]:
+    lines = (REPO / "benchmarks" / "eval" / f"answers_{language}.jsonl").read_text(encoding="utf-8").splitlines()
+    chosen = [json.loads(line) for line in lines if line.strip() and json.loads(line)["id"] in DEV_IDS[language]]
+    assert all(item["split"] == "dev" for item in chosen) and len(chosen) == len(DEV_IDS[language])
+    return chosen
+
+
+@pytest.fixture(scope="module", params=["en", "zh"])
+def corpus_rag(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[RAG, list[dict]]:
+    language = request.param
+    if shutil.which("apt-get") is None:
+        pytest.skip("building the shared corpus needs apt-get (Debian's documentation packages)")
+    built = tmp_path_factory.mktemp(f"corpus-{language}") / "full"
+    subprocess.run(["bash", str(SHARED / "corpus" / BUILDERS[language]), str(built)], check=True, capture_output=True)
+    questions = _questions(language)
+    chosen = tmp_path_factory.mktemp(f"chosen-{language}")
+    for relative in {item["file"] for item in questions} | set(DISTRACTORS[language]):
+        (chosen / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(built / relative, chosen / relative)
+    rag = RAG.from_yaml(
+        REPO / "pipelines" / "default.yaml", overrides={"store": {"path": str(tmp_path_factory.mktemp("store"))}}
+    )
+    report = rag.ingest(chosen, progress=False)
+    assert report.failed == []
+    return rag, questions
+
+
+def test_answers_state_the_facts_and_cite_a_passage_that_holds_them(corpus_rag: tuple[RAG, list[dict]]) -> None:
+    rag, questions = corpus_rag
+    answers = rag.ask_many([item["question"] for item in questions])
+    for item, answer in zip(questions, answers):
+        assert not answer.abstained and contains_answers(answer.text, item["answers"]), (item["id"], answer.text, answer.draft)
+        cited = {citation.hit_id for citation in answer.citations}
+        holding = [hit for hit in answer.sources if hit.id in cited and contains_answers(hit.text, item["answers"])]
+        assert holding, (item["id"], answer.text, [citation.to_dict() for citation in answer.citations])
+        assert answer.grounded
