@@ -7,14 +7,29 @@ it does not use (``top_p``, ``user``, ...), as OpenAI clients send many.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import math
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ragkit.types import Hit
 
+
+def _exact_matches(where: dict[str, str | int | float | bool]) -> dict[str, str | int | float | bool]:
+    """Refuse what the stores would fail on later, with a 500: operators, empty keys, NaN and infinities."""
+    for key, value in where.items():
+        if not key or key.startswith("$"):
+            raise ValueError(
+                f"filter key {key!r} is not a metadata field; filters are exact matches on fields, all of which "
+                'must match, e.g. {"file_type": "pdf", "page": 2} (operators such as $and are not supported)'
+            )
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"filter value of {key!r} must be a finite number, not {value}")
+    return where
+
+
 # Metadata filters are exact matches on scalar fields: {"file_type": "pdf", "page": 2}.
-Filter = dict[str, str | int | float | bool]
+Filter = Annotated[dict[str, str | int | float | bool], AfterValidator(_exact_matches)]
 
 
 class _Strict(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hmac
 import os
 from collections.abc import Sequence
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ragkit.files import not_regular, special_kind
 from ragkit.server.errors import ApiError, error_response
 from ragkit.server.settings import ServerSettings
 
@@ -20,6 +22,9 @@ if TYPE_CHECKING:
 # call it makes carries the token the user types, since a browser cannot send one to load it).
 PUBLIC_PATHS = frozenset({"/", "/healthz"})
 INGEST_PATH = "/v1/ingest"
+
+# Characters of a requested path quoted in an error message.
+MAX_SHOWN_PATH = 200
 
 
 class Guard:
@@ -129,18 +134,32 @@ def ingest_target(requested: str, roots: Sequence[Path]) -> Path:
         raise ApiError(403, "ingest is disabled: start the server with --root DIR for the folders it may ingest")
     if "\x00" in requested:
         raise ApiError(422, "path contains a NUL byte")
+    shown = _shown(requested)
     path = Path(requested)
     if ".." in path.parts:
-        raise ApiError(403, f"path {requested!r} contains '..'; give a path inside a root without it")
+        raise ApiError(403, f"path {shown} contains '..'; give a path inside a root without it")
     candidate = path if path.is_absolute() else roots[0] / path
     real = Path(os.path.realpath(candidate))
     real_roots = [Path(os.path.realpath(root)) for root in roots]
     if not any(real == root or real.is_relative_to(root) for root in real_roots):
         allowed = ", ".join(str(root) for root in real_roots)
-        raise ApiError(403, f"path {requested!r} is outside the folders this server may ingest ({allowed})")
-    if not real.exists():
-        raise ApiError(404, f"no such file or folder: {requested!r}")
+        raise ApiError(403, f"path {shown} is outside the folders this server may ingest ({allowed})")
+    try:
+        mode = real.stat().st_mode
+    except OSError as exc:  # ENAMETOOLONG, ELOOP, EACCES: the request's fault, not the server's
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            raise ApiError(404, f"no such file or folder: {shown}") from None
+        raise ApiError(422, f"cannot use path {shown}: {exc.strerror or exc}") from None
+    kind = special_kind(mode)
+    if kind is not None:
+        raise ApiError(422, f"path {shown} is {not_regular(kind)}")
     return real
+
+
+def _shown(requested: str) -> str:
+    """The requested path quoted for a message, its middle elided when long (a 6,000-character path)."""
+    quoted = repr(requested)
+    return quoted if len(quoted) <= MAX_SHOWN_PATH else f"{quoted[: MAX_SHOWN_PATH // 2]}...{quoted[-MAX_SHOWN_PATH // 2 :]}"
 
 
 def check_roots(roots: Sequence[Path], rag: RAG) -> None:
