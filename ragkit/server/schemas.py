@@ -93,17 +93,23 @@ class ChatMessage(BaseModel):
     content: str
 
 
+StopString = Annotated[str, Field(min_length=1, max_length=100)]
+
+
 class ChatRequest(BaseModel):
-    """An OpenAI chat-completions request. Sampling settings come from the pipeline's generator:
-    ``temperature`` and ``max_tokens`` are accepted for compatibility and not applied."""
+    """An OpenAI chat-completions request. Sampling settings come from the pipeline's generator: a
+    ``temperature`` or ``max_tokens`` it cannot apply is refused by the endpoint; ``stop`` is applied."""
 
     model_config = ConfigDict(extra="ignore")
 
     model: str = "ragkit"
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
-    temperature: float | None = None
-    max_tokens: int | None = None
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: int | None = Field(default=None, ge=1)
+    stop: StopString | Annotated[list[StopString], Field(max_length=4)] | None = Field(
+        default=None, description="up to 4 strings; the answer ends before the first of them"
+    )
 
 
 class ChatChoice(BaseModel):
