@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,17 +16,19 @@ from ragkit.types import Answer, Hit, IngestReport
 
 DEFAULT_PIPELINE_HELP = "pipeline YAML file (default: built-in defaults, the same as pipelines/default.yaml)"
 
+# Characters a terminal acts on instead of showing: C0 and C1 controls (ESC starts colour and title
+# sequences), and the invisible marks that reorder or hide text (bidirectional overrides).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
+
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _quiet_libraries()
     if args.quiet or args.json:
         os.environ["TQDM_DISABLE"] = "1"  # every bar, the embedder's and the libraries' too
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO,
-        format="ragkit: %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_SafeFormatter("ragkit: %(message)s"))
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, handlers=[handler])
     for noisy in ("httpx", "chromadb", "sentence_transformers", "transformers"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
     try:
@@ -36,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # one clear line, not a traceback
         if args.verbose:
             raise
-        print(f"ragkit: error: {_describe(exc)}", file=sys.stderr)
+        print(f"ragkit: error: {_safe(_describe(exc))}", file=sys.stderr)
         return 2 if _is_usage_error(exc) else 1
 
 
@@ -167,7 +170,7 @@ def _ingest(args: argparse.Namespace) -> int:
             print(f"\n{kind} ({len(listed)}):")
             for root, item in listed:
                 path = item.path if len(reports) == 1 else f"{root}/{item.path}"
-                print(f"  {path}: {item.reason}")
+                print(f"  {_safe(path)}: {_safe(item.reason)}")
     return 0
 
 
@@ -178,13 +181,13 @@ def _print_ingest_report(report: IngestReport) -> None:
         + (f", {len(report.skipped)} skipped" if report.skipped else "")
     )
     if report.dry_run:
-        print(f"dry run, nothing written: {report.root} would have {counts}")
+        print(f"dry run, nothing written: {_safe(report.root)} would have {counts}")
         for mark, sources in (("+", report.added), ("~", report.updated), ("-", report.removed)):
             for source in sources:
-                print(f"  {mark} {source}")
+                print(f"  {mark} {_safe(source)}")
         return
     print(
-        f"{report.root}: {counts} ({report.files_seen} files seen); {report.files_loaded} loaded "
+        f"{_safe(report.root)}: {counts} ({report.files_seen} files seen); {report.files_loaded} loaded "
         f"({report.documents} documents), {report.chunks_written} chunks written, "
         f"{report.chunks_removed} removed in {report.seconds:.1f}s"
     )
@@ -198,11 +201,11 @@ def _ask(args: argparse.Namespace) -> int:
         if args.json:
             _print_json(answer.to_dict())
             return 0
-        print(answer.text)
+        print(_safe(answer.text, keep="\n\t"))
     else:
         stream = rag.stream(args.question, args.k, where)
         for token in stream:
-            print(token, end="", flush=True)
+            print(_safe(token, keep="\n\t"), end="", flush=True)
         print()
         assert stream.answer is not None  # set once the stream is exhausted
         answer = stream.answer
@@ -221,7 +224,7 @@ def _print_support(answer: Answer) -> None:
         print("\nCited:")
         for number, citation in cited.items():
             print(f"  [{number}] {_location(answer.sources[number - 1])}")
-            print(f"      “{' '.join(citation.span.split())}”")
+            print(f"      “{_safe(' '.join(citation.span.split()))}”")
     others = [(number, hit) for number, hit in enumerate(answer.sources, start=1) if number not in cited]
     if others:
         print("\nOther passages:" if cited else "\nPassages:")
@@ -240,8 +243,8 @@ def _retrieve(args: argparse.Namespace) -> int:
     if not hits:
         print("no passages found")
     for number, hit in enumerate(hits, start=1):
-        snippet = " ".join(hit.text.split())
-        print(f"[{number}] {_location(hit)}  (score {hit.score:.3f})\n    {snippet[:300]}")
+        snippet = _safe(" ".join(hit.text.split())[:300])
+        print(f"[{number}] {_location(hit)}  (score {hit.score:.3f})\n    {snippet}")
     return 0
 
 
@@ -251,7 +254,7 @@ def _stats(args: argparse.Namespace) -> int:
         _print_json(stats)
         return 0
     for key, value in stats.items():
-        print(f"{key}: {value}")
+        print(f"{key}: {_safe(str(value))}")
     return 0
 
 
@@ -285,7 +288,7 @@ def _models_install(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from ragkit.server.app import create_app
+    from ragkit.server.app import create_app, warm_up
     from ragkit.server.settings import ServerSettings
 
     settings = ServerSettings(
@@ -301,8 +304,7 @@ def _serve(args: argparse.Namespace) -> int:
     # Load the models before taking requests, so a missing model fails here, in one line,
     # and the first question does not pay for loading.
     logging.getLogger(__name__).info("loading the models")
-    rag.retrieve("warm up", k=1)
-    rag.generator.render([{"role": "user", "content": "warm up"}])
+    warm_up(rag)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning" if args.quiet else "info")
 
 
@@ -335,7 +337,25 @@ def _filters(pairs: list[str]) -> dict[str, Any] | None:
 
 
 def _location(hit: Hit) -> str:
-    return f"{hit.source} (page {hit.page})" if hit.page is not None else hit.source
+    source = _safe(hit.source)
+    return f"{source} (page {hit.page})" if hit.page is not None else source
+
+
+def _safe(text: str, keep: str = "") -> str:
+    """``text`` with the characters of ``_CONTROL`` escaped (``\\x1b``, ``\\n``) but those in ``keep``.
+
+    File names and texts come from whoever wrote the files; printed raw, an
+    ESC sequence in one could retitle or recolour the terminal, and a newline
+    could forge a line of output. ``--json`` escapes them the same way.
+    """
+    return _CONTROL.sub(lambda match: match[0] if match[0] in keep else match[0].encode("unicode_escape").decode(), text)
+
+
+class _SafeFormatter(logging.Formatter):
+    """Log messages name files too: escaped as ``_safe`` does (a traceback after one keeps its lines)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return _safe(super().formatMessage(record))
 
 
 def _print_json(data: Any) -> None:

@@ -18,6 +18,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ragkit import registry
+from ragkit.files import read_text_limited
+
+# A pipeline file is a screenful of YAML; the limit stops a wrong path (a device, a data file) early.
+MAX_PIPELINE_BYTES = 1024 * 1024
 
 
 class StageConfig(BaseModel):
@@ -222,13 +226,14 @@ def load_config(data: dict[str, Any], *, origin: str = "<dict>", lines: dict[tup
 
 
 def load_yaml(path: str | Path, overrides: dict[str, Any] | None = None) -> PipelineConfig:
-    """Read and validate a pipeline file (``yaml.safe_load`` only)."""
+    """Read and validate a pipeline file (``yaml.safe_load`` only, without aliases)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read pipeline file {path}: {exc.strerror}") from None
+        text = read_text_limited(path, MAX_PIPELINE_BYTES, "pipeline file")
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     try:
+        _refuse_aliases(text, path)
         data = yaml.safe_load(text) or {}
         lines = _key_lines(text)
     except yaml.YAMLError as exc:
@@ -236,6 +241,21 @@ def load_yaml(path: str | Path, overrides: dict[str, Any] | None = None) -> Pipe
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a pipeline file must be a mapping of stage names to settings")
     return load_config(deep_merge(data, overrides or {}), origin=str(path), lines=lines)
+
+
+def _refuse_aliases(text: str, path: Path) -> None:
+    """Refuse ``*alias`` references, checked on the parser's events before anything is built.
+
+    Aliases to aliases nest: a few hundred bytes can stand for billions of
+    nodes, which every walk over the tree (key lines, environment variables,
+    validation) would expand. Pipelines do not need them.
+    """
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            raise ConfigError(
+                f"{path}, line {event.start_mark.line + 1}: YAML aliases (*{event.anchor}) are not allowed in a "
+                "pipeline file; write the value out where it is used"
+            )
 
 
 def _allowed_keys(loc: tuple[str | int, ...]) -> str:

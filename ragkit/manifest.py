@@ -22,11 +22,13 @@ file has gone since.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import json
 import os
 import sqlite3
+import stat
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -63,8 +65,15 @@ class Entry:
 
 
 def file_digest(path: Path) -> str:
-    """Content hash of a file, read in blocks so a huge file costs no memory."""
-    with open(path, "rb") as handle:
+    """Content hash of a file, read in blocks so a huge file costs no memory.
+
+    Opened without blocking and refused unless it is a regular file, so that a
+    FIFO put where the walk saw a file cannot hang the ingest.
+    """
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    with open(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
         return hashlib.file_digest(handle, "sha256").hexdigest()[:32]
 
 

@@ -1,3 +1,5 @@
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -122,3 +124,29 @@ def test_a_stage_without_type_is_the_default_stage_with_those_settings(tmp_path:
     assert config.chunker.type == "recursive" and config.stage_configs()["chunker"].size == 120
     with pytest.raises(ConfigError, match="reranker.type"):  # no default reranker to fill in
         load_config({"reranker": {"candidates": 10}})
+
+
+def test_a_yaml_alias_bomb_fails_at_once_naming_the_file(tmp_path: Path) -> None:
+    """Nine levels of nine aliases each: 500 bytes that stand for 9**9 strings."""
+    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    for level in range(1, 10):
+        levels.append(f"a{level}: &a{level} [" + ", ".join([f"*a{level - 1}"] * 9) + "]")
+    path = tmp_path / "bomb.yaml"
+    path.write_text("name:\n  " + "\n  ".join(levels) + "\n")
+    assert 400 < path.stat().st_size < 600
+    started = time.monotonic()
+    with pytest.raises(ConfigError) as refused:
+        load_yaml(path)
+    assert time.monotonic() - started < 0.5
+    assert str(refused.value) == (
+        f"{path}, line 3: YAML aliases (*a0) are not allowed in a pipeline file; write the value out where it is used"
+    )
+
+
+def test_a_pipeline_file_that_is_not_a_small_regular_file_is_refused(tmp_path: Path) -> None:
+    fifo = tmp_path / "p.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError, match=f"^pipeline file {fifo} is a FIFO \\(named pipe\\), not a regular file"):
+        load_yaml(fifo)
+    with pytest.raises(ConfigError, match="^pipeline file /dev/zero is a character device"):
+        load_yaml("/dev/zero")

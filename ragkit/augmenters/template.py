@@ -10,6 +10,7 @@ from pydantic import model_validator
 
 from ragkit.augmenters.base import Messages, PromptCounter
 from ragkit.config import StageConfig
+from ragkit.files import read_text_limited
 from ragkit.types import Hit, Prompt
 
 # Measured on tests/e2e_questions.json with Qwen2.5-Coder-0.5B: asking for "the exact name or
@@ -30,6 +31,9 @@ DEFAULT_SYSTEM = (
 CHINESE_REPLY_HINT = "请用一句完整的中文句子回答。\n"
 
 DEFAULT_TEMPLATE = "Question: {question}\n\nContext passages:\n{context}\n\nQuestion: {question}\n{reply_hint}Answer:"
+
+# A prompt template is a page of text; anything larger is a wrong path (``/dev/zero``, a data file).
+MAX_TEMPLATE_BYTES = 1024 * 1024
 
 PASSAGE_FORMAT = "[{number}] (source: {location})\n{text}"
 
@@ -67,10 +71,7 @@ class TemplateAugmenter:
         self.template = config.template
         if config.template_file is not None:
             path = Path(config.template_file)
-            try:
-                self.template = path.read_text(encoding="utf-8")
-            except OSError as exc:
-                raise ValueError(f"cannot read prompt template file {path}: {exc.strerror}") from None
+            self.template = read_text_limited(path, MAX_TEMPLATE_BYTES, "prompt template file")
             _check_slots(self.template, f"template file {path}")
 
     def build(self, question: str, hits: list[Hit]) -> Prompt:

@@ -3,8 +3,9 @@
 Sorted so that two ingests of the same folder see files in the same order;
 hidden files and folders (``.git``, ``.venv``) are never documents; symlinks are
 skipped unless asked for, and when followed each real folder is walked once, so
-a link back to a parent cannot loop. Every link left alone is reported with the
-reason, so that a missing file is never a mystery.
+a link back to a parent cannot loop. FIFOs, sockets and devices are never
+opened (a FIFO would block the ingest forever). Every link or file left alone is
+reported with the reason, so that a missing file is never a mystery.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from ragkit.files import not_regular, special_kind
 from ragkit.types import Skipped
 
 logger = logging.getLogger(__name__)
@@ -39,19 +41,26 @@ def walk(
     file is yielded as is, with its name as source: naming it is selecting it.
     Symbolic links the walk does not follow (all of them unless
     ``follow_symlinks``; broken ones and links to a folder already walked when
-    it does) are appended to ``skipped`` with the reason, if the globs select them.
+    it does) and files that are not regular ones (FIFOs, sockets, devices, also
+    a ``root`` that is one) are appended to ``skipped`` with the reason, if the
+    globs select them.
     """
     root = Path(root).absolute()
+    skipped = skipped if skipped is not None else []
     if not root.exists():
         raise FileNotFoundError(f"no such file or folder: {root}")
     if not root.is_dir():
+        kind = special_kind(root.stat().st_mode)
+        if kind is not None:
+            skipped.append(Skipped(printable(root.name), not_regular(kind)))
+            return iter(())
         return iter([(root, printable(root.name))])
     return _walk_folder(
         root,
         [compile_glob(p) for p in include],
         [compile_glob(p) for p in exclude],
         follow_symlinks,
-        skipped if skipped is not None else [],
+        skipped,
     )
 
 
@@ -88,6 +97,8 @@ def _walk_folder(
                 skipped.append(Skipped(source, f"symbolic link to {target}, a folder already walked"))
         elif kind == "file":
             yield Path(entry.path), source
+        elif (special := _special(entry)) is not None:
+            skipped.append(Skipped(source, f"symbolic link to {special}" if link else special))
         elif link:  # neither file nor folder: the link leads nowhere
             skipped.append(Skipped(source, _link_not_followed(Path(entry.path), root)))
 
@@ -101,6 +112,15 @@ def _kind(entry: os.DirEntry[str]) -> str | None:
         return "folder" if entry.is_dir() else "file" if entry.is_file() else None
     except OSError:
         return None
+
+
+def _special(entry: os.DirEntry[str]) -> str | None:
+    """Why a FIFO, socket or device (or a link to one) is skipped; None for anything else."""
+    try:
+        kind = special_kind(entry.stat().st_mode)
+    except OSError:  # a broken link or a loop
+        return None
+    return not_regular(kind) if kind is not None else None
 
 
 def _link_not_followed(link: Path, root: Path) -> str:

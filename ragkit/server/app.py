@@ -11,7 +11,8 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
+from concurrent.futures import Future
 from contextlib import asynccontextmanager
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
-from starlette.responses import HTMLResponse, Response, StreamingResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
 from ragkit.manifest import SettingsChangedError, StoreLockedError
 from ragkit.server.batcher import Batcher, QueueFullError
@@ -59,15 +60,21 @@ def create_app(rag: RAG, settings: ServerSettings | None = None) -> FastAPI:
 
     Raises ``ConfigError`` for settings that would be unsafe: a non-loopback
     host without a token, roots that are not folders or that symbolic links could leave.
+    The models load on the model worker as the app starts; ``/healthz`` answers
+    503 until they have, ``/livez`` 200 as soon as the process answers at all.
     """
     settings = settings or ServerSettings()
     token = read_token(settings)
     check_roots(settings.roots, rag)
     batcher = Batcher(settings.max_batch, settings.max_wait_ms / 1000, settings.max_queue)
+    warming: Future[Any] | None = None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        nonlocal warming
         batcher.start()
+        warming = batcher.submit_alone(lambda: warm_up(rag))
+        warming.add_done_callback(_log_warm_up_failure)
         try:
             yield
         finally:
@@ -92,8 +99,21 @@ def create_app(rag: RAG, settings: ServerSettings | None = None) -> FastAPI:
         if k is not None and k > settings.max_k:
             raise ApiError(422, f"k is {k}; the limit is {settings.max_k}")
 
-    @app.get("/healthz", tags=["server"], summary="Liveness: answers once the models are loaded")
-    async def healthz() -> dict[str, str]:
+    @app.get(
+        "/healthz",
+        tags=["server"],
+        summary="Readiness: 200 once the models are loaded and the store answered; 503 before, or if that failed",
+        responses={503: {"description": '`{"status": "loading"}` or `{"status": "failed"}` (the log says why)'}},
+    )
+    async def healthz() -> Response:
+        if warming is None or not warming.done():
+            return JSONResponse({"status": "loading"}, status_code=503)
+        if warming.exception() is not None:
+            return JSONResponse({"status": "failed"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    @app.get("/livez", tags=["server"], summary="Liveness: 200 whenever the process answers, models loaded or not")
+    async def livez() -> dict[str, str]:
         return {"status": "ok"}
 
     @app.get("/", include_in_schema=False)
@@ -134,21 +154,26 @@ def create_app(rag: RAG, settings: ServerSettings | None = None) -> FastAPI:
         tags=["openai"],
         response_model=ChatResponse,
         summary="OpenAI-compatible chat completions over the pipeline's generator (no retrieval)",
-        description="Sampling follows the pipeline's generator settings; `temperature` and `max_tokens` are "
-        "accepted and not applied. With `stream: true`: `chat.completion.chunk` events, then `data: [DONE]`.",
+        description="Sampling is the pipeline generator's: a `temperature` other than its own is refused (400), "
+        "and so is a `max_tokens` below its token limit (one at or above it is honoured, since no answer is "
+        "longer); `stop` (up to 4 strings) ends the answer before the first of them. "
+        "With `stream: true`: `chat.completion.chunk` events, then `data: [DONE]`.",
         responses={200: {"content": {"text/event-stream": {}}}},
     )
     async def chat_completions(request: ChatRequest) -> Any:
         size = sum(len(message.content) for message in request.messages)
         if size > settings.max_chat_chars:
             raise ApiError(422, f"messages hold {size} characters; the limit is {settings.max_chat_chars}")
+        _check_sampling(request, rag.generator)
+        stops = [request.stop] if isinstance(request.stop, str) else list(request.stop or [])
         messages = [message.model_dump() for message in request.messages]
         completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
         if request.stream:
             return await _sse(
-                batcher, lambda: _chat_chunks(rag, messages, completion_id, created, request.model), openai=True
+                batcher, lambda: _chat_chunks(rag, messages, stops, completion_id, created, request.model), openai=True
             )
         text = await asyncio.wrap_future(batcher.submit(("chat",), rag.generator.generate_batch, messages))
+        text = _before_stop(text, stops)
         return ChatResponse(
             id=completion_id,
             created=created,
@@ -231,21 +256,75 @@ def _ask_events(rag: RAG, request: AskRequest) -> Iterator[tuple[str, dict[str, 
 
 
 def _chat_chunks(
-    rag: RAG, messages: list[dict[str, str]], completion_id: str, created: int, model: str
+    rag: RAG, messages: list[dict[str, str]], stops: Sequence[str], completion_id: str, created: int, model: str
 ) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Runs on the model worker: OpenAI ``chat.completion.chunk`` events."""
+    """Runs on the model worker: OpenAI ``chat.completion.chunk`` events, ending before the first stop string.
+
+    The last ``len(longest stop) - 1`` characters are held back, since a stop
+    string may arrive split across tokens.
+    """
 
     def chunk(delta: dict[str, str], finish: str | None = None) -> tuple[str, dict[str, Any]]:
         choice = {"index": 0, "delta": delta, "finish_reason": finish}
         return "", {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model,
                     "choices": [choice]}
 
+    hold = max((len(stop) for stop in stops), default=1) - 1
     tokens = iter(rag.generator.stream(messages))
-    first = next(tokens, "")  # a generator that cannot start fails here, before the response has begun
-    yield chunk({"role": "assistant", "content": first})
+    pending = next(tokens, "")  # a generator that cannot start fails here, before the response has begun
+    yield chunk({"role": "assistant", "content": ""})
     for token in tokens:
-        yield chunk({"content": token})
+        pending += token
+        cut = _before_stop(pending, stops)
+        if len(cut) < len(pending):  # a stop string arrived: the rest is never sent
+            pending = cut
+            break
+        if len(pending) > hold:
+            yield chunk({"content": pending[: len(pending) - hold]})
+            pending = pending[len(pending) - hold :]
+    pending = _before_stop(pending, stops)
+    if pending:
+        yield chunk({"content": pending})
     yield chunk({}, "stop")
+
+
+def _before_stop(text: str, stops: Sequence[str]) -> str:
+    """``text`` up to the first occurrence of any of ``stops``."""
+    found = [index for stop in stops if (index := text.find(stop)) >= 0]
+    return text[: min(found)] if found else text
+
+
+def _check_sampling(request: ChatRequest, generator: Any) -> None:
+    """Refuse sampling settings this server cannot apply: it has one generator, configured in the pipeline."""
+    config = getattr(generator, "config", None)
+    temperature = getattr(config, "temperature", None)
+    limit = getattr(config, "max_new_tokens", None) or getattr(config, "max_tokens", None)
+    if request.temperature is not None and request.temperature != temperature:
+        pipeline = f"the pipeline's generator.temperature, {temperature:g}" if temperature is not None else "its own"
+        raise ApiError(
+            400,
+            f"temperature {request.temperature:g} is not supported: this server samples at {pipeline}; "
+            "omit temperature or send that value",
+        )
+    if request.max_tokens is not None and (limit is None or request.max_tokens < limit):
+        writes = f"up to {limit} tokens (the pipeline's generator settings)" if limit is not None else "its own length"
+        raise ApiError(
+            400,
+            f"max_tokens {request.max_tokens} is not supported: this server's generator writes {writes} and "
+            "cannot stop sooner for one request; omit max_tokens or send at least that",
+        )
+
+
+def warm_up(rag: RAG) -> None:
+    """Load the embedder, the store and the generator's tokenizer, so that the first request does not pay for them."""
+    rag.retrieve("warm up", k=1)
+    rag.generator.render([{"role": "user", "content": "warm up"}])
+
+
+def _log_warm_up_failure(warming: Future[Any]) -> None:
+    error = warming.exception()
+    if error is not None:
+        log.error("loading the models failed, so /healthz answers 503: %s", error, exc_info=error)
 
 
 async def _sse(batcher: Batcher, produce: Any, *, openai: bool = False) -> StreamingResponse:

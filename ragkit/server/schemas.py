@@ -7,14 +7,29 @@ it does not use (``top_p``, ``user``, ...), as OpenAI clients send many.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import math
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ragkit.types import Hit
 
+
+def _exact_matches(where: dict[str, str | int | float | bool]) -> dict[str, str | int | float | bool]:
+    """Refuse what the stores would fail on later, with a 500: operators, empty keys, NaN and infinities."""
+    for key, value in where.items():
+        if not key or key.startswith("$"):
+            raise ValueError(
+                f"filter key {key!r} is not a metadata field; filters are exact matches on fields, all of which "
+                'must match, e.g. {"file_type": "pdf", "page": 2} (operators such as $and are not supported)'
+            )
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"filter value of {key!r} must be a finite number, not {value}")
+    return where
+
+
 # Metadata filters are exact matches on scalar fields: {"file_type": "pdf", "page": 2}.
-Filter = dict[str, str | int | float | bool]
+Filter = Annotated[dict[str, str | int | float | bool], AfterValidator(_exact_matches)]
 
 
 class _Strict(BaseModel):
@@ -99,17 +114,23 @@ class ChatMessage(BaseModel):
     content: str
 
 
+StopString = Annotated[str, Field(min_length=1, max_length=100)]
+
+
 class ChatRequest(BaseModel):
-    """An OpenAI chat-completions request. Sampling settings come from the pipeline's generator:
-    ``temperature`` and ``max_tokens`` are accepted for compatibility and not applied."""
+    """An OpenAI chat-completions request. Sampling settings come from the pipeline's generator: a
+    ``temperature`` or ``max_tokens`` it cannot apply is refused by the endpoint; ``stop`` is applied."""
 
     model_config = ConfigDict(extra="ignore")
 
     model: str = "ragkit"
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
-    temperature: float | None = None
-    max_tokens: int | None = None
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: int | None = Field(default=None, ge=1)
+    stop: StopString | Annotated[list[StopString], Field(max_length=4)] | None = Field(
+        default=None, description="up to 4 strings; the answer ends before the first of them"
+    )
 
 
 class ChatChoice(BaseModel):

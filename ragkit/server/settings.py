@@ -14,8 +14,10 @@ class ServerSettings:
     """``roots`` are the folders ``POST /v1/ingest`` may read; none disables it.
 
     The bearer token is read from the environment variable ``token_env`` when
-    the app is created; it is required for every endpoint but ``/healthz`` and
-    the page when ``host`` is not a loopback address, and always for ingest.
+    the app is created; it is required for every endpoint but the health
+    checks and the page when the server listens on an address that is not a
+    loopback one (decided from the socket bound, whatever ``host`` says), and
+    always for ingest.
     """
 
     host: str = "127.0.0.1"
@@ -32,10 +34,15 @@ class ServerSettings:
 
     @property
     def loopback(self) -> bool:
-        """Whether only this machine can connect: 127.0.0.0/8, ::1 or ``localhost``."""
-        if self.host == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(self.host).is_loopback
-        except ValueError:  # a host name: it may resolve to anything
-            return False
+        """Whether only this machine can connect to ``host``."""
+        return is_loopback(self.host)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is 127.0.0.0/8, ::1 or ``localhost``; a host name may resolve to anything, so it is not."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

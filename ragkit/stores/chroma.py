@@ -22,7 +22,7 @@ WRITE_BATCH = 256
 
 # Keys that mean something in one mode only: set in the other mode (not to the default), they are a mistake.
 EMBEDDED_KEYS = frozenset({"path"})
-SERVER_KEYS = frozenset({"host", "port", "ssl", "headers", "token_env", "token_header", "state_path"})
+SERVER_KEYS = frozenset({"host", "port", "ssl", "headers", "token_env", "token_header", "state_path", "timeout"})
 
 # Where a server-mode store keeps the ingest manifest and lock unless ``state_path`` says otherwise.
 STATE_ROOT = Path(".ragkit") / "state"
@@ -50,6 +50,9 @@ class ChromaStore:
         token_env: str | None = None
         token_header: Literal["Authorization", "X-Chroma-Token"] = "Authorization"
         state_path: str | None = None
+        # Seconds to connect, and then to wait for each part of an answer: chromadb's client waits
+        # forever, so a stopped server (SIGSTOP, a hung host) would hang ragkit with it.
+        timeout: float = Field(default=30.0, gt=0)
 
         @model_validator(mode="after")
         def _keys_of_one_mode(self) -> "ChromaStore.Config":
@@ -110,14 +113,23 @@ class ChromaStore:
             settings.chroma_client_auth_provider = "chromadb.auth.token_authn.TokenAuthClientProvider"
             settings.chroma_client_auth_credentials = token
             settings.chroma_auth_token_transport_header = self.config.token_header
-        # The client asks the server for its tenant on construction, so an unreachable server fails here.
-        return chromadb.HttpClient(
+        import httpx
+
+        # The client asks the server for its tenant on construction, with no timeout that could be set
+        # before; a heartbeat with one goes first, so that an unreachable or hung server fails here.
+        timeout = httpx.Timeout(self.config.timeout)
+        scheme = "https" if self.config.ssl else "http"
+        httpx.get(f"{scheme}://{self.config.address}/api/v2/heartbeat", headers=self.config.headers, timeout=timeout)
+        client = chromadb.HttpClient(
             host=self.config.host,
             port=self.config.port,
             ssl=self.config.ssl,
             headers=dict(self.config.headers),
             settings=settings,
         )
+        # Every later call goes through this one session (chromadb 1.x creates it with timeout=None).
+        client._server._session.timeout = timeout
+        return client
 
     @contextmanager
     def _talking(self) -> Iterator[None]:
@@ -153,6 +165,11 @@ class ChromaStore:
             return (
                 f"the Chroma server at {self.config.address} refused ragkit's credentials ({_first_line(refused)}); "
                 f"check {token} and store.headers"
+            )
+        if _in_chain(exc, httpx.TimeoutException) is not None:
+            return (
+                f"the Chroma server at {self.config.address} did not answer within {self.config.timeout:g}s "
+                "(store.timeout); it may be stopped or overloaded: check it, or raise store.timeout"
             )
         lost = _in_chain(exc, httpx.TransportError)
         if lost is None:

@@ -1,3 +1,5 @@
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -78,6 +80,25 @@ def test_template_without_slots_is_rejected(counter, tmp_path: Path) -> None:
     path.write_text("no slots")
     with pytest.raises(ValueError, match="template file"):
         TemplateAugmenter(TemplateAugmenter.Config(template_file=str(path)), counter=counter)
+
+
+def test_template_files_that_are_not_small_regular_files_fail_fast_naming_the_file(counter, tmp_path: Path) -> None:
+    from ragkit.augmenters.template import MAX_TEMPLATE_BYTES
+
+    huge = tmp_path / "huge.txt"
+    huge.write_bytes(b"{context} {question} " + b"x" * MAX_TEMPLATE_BYTES)
+    fifo = tmp_path / "t.fifo"
+    os.mkfifo(fifo)  # no writer: an open() for reading would block forever
+    cases = {
+        "/dev/zero": "prompt template file /dev/zero is a character device, not a regular file: never opened",
+        str(huge): f"prompt template file {huge} is larger than the limit of 1,048,576 bytes",
+        str(fifo): f"prompt template file {fifo} is a FIFO (named pipe), not a regular file: never opened",
+    }
+    for path, message in cases.items():
+        started = time.monotonic()
+        with pytest.raises(ValueError) as refused:
+            TemplateAugmenter(TemplateAugmenter.Config(template_file=path), counter=counter)
+        assert str(refused.value) == message and time.monotonic() - started < 1.0
 
 
 def test_braces_in_passages_and_question_are_kept_verbatim(counter) -> None:

@@ -202,3 +202,27 @@ def test_names_that_are_not_utf8_become_escaped_text(tmp_path: Path) -> None:
     assert set(found) == {"caf\\xe9.txt", "café.txt"}
     assert found["caf\\xe9.txt"].read_text() == "bytes"  # the path still names the real file
     assert all(source.encode("utf-8") for source in found)
+
+
+def test_fifos_sockets_and_devices_are_listed_as_skipped_and_never_opened(tmp_path: Path) -> None:
+    import socket
+
+    root = _tree(tmp_path / "docs", "a.md", "sub/b.md")
+    os.mkfifo(root / "pipe.txt")  # no writer: opening it for reading would block forever
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(root / "sub" / "sock.md"))
+    (root / "zero.txt").symlink_to("/dev/zero")
+    try:
+        skipped: list[Skipped] = []
+        files = list(walk(root, ALL, [], follow_symlinks=True, skipped=skipped))
+        assert [source for _, source in files] == ["a.md", "sub/b.md"]
+        assert skipped == [
+            Skipped("pipe.txt", "a FIFO (named pipe), not a regular file: never opened"),
+            Skipped("sub/sock.md", "a socket, not a regular file: never opened"),
+            Skipped("zero.txt", "symbolic link to a character device, not a regular file: never opened"),
+        ]
+        named: list[Skipped] = []
+        assert list(walk(root / "pipe.txt", ALL, [], skipped=named)) == []  # named directly: skipped too
+        assert named == [Skipped("pipe.txt", "a FIFO (named pipe), not a regular file: never opened")]
+    finally:
+        listener.close()

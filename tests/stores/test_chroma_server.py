@@ -208,7 +208,8 @@ def test_token_from_the_environment_and_headers_reach_the_server(
     assert str(refused.value).startswith(f"the Chroma server at {HOST}:{refusing} refused ragkit's credentials (HTTP 401)")
     assert "check the token in $RAGKIT_TEST_CHROMA_TOKEN (store.token_env) and store.headers" in str(refused.value)
     assert "s3cret" not in str(refused.value) and "\n" not in str(refused.value)
-    [request] = _Refusing.seen
+    heartbeat, request = _Refusing.seen  # the heartbeat, with store.timeout, before chromadb's client
+    assert header not in heartbeat and heartbeat["X-Team"] == "docs"
     assert request[header] == sent and request["X-Team"] == "docs"
 
 
