@@ -288,7 +288,7 @@ def _models_install(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from ragkit.server.app import create_app, warm_up
+    from ragkit.server.app import create_app
     from ragkit.server.settings import ServerSettings
 
     settings = ServerSettings(
@@ -304,7 +304,7 @@ def _serve(args: argparse.Namespace) -> int:
     # Load the models before taking requests, so a missing model fails here, in one line,
     # and the first question does not pay for loading.
     logging.getLogger(__name__).info("loading the models")
-    warm_up(rag)
+    rag.warm_up()
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning" if args.quiet else "info")
 
 

@@ -524,10 +524,11 @@ class RAG:
         return self.retriever.top_k
 
     def warm_up(self, generate: bool = True) -> None:
-        """Load the models a question needs now rather than on the first question (the embedder; the generator too)."""
-        self.embedder.embed_queries(["warm-up"])
+        """Load what a question needs (the embedder, the store, the keyword index; the generator too) now
+        rather than on the first question; a second call costs nothing."""
+        self.retrieve("warm up", k=1)
         if generate:
-            self.generator.count_prompt_tokens([{"role": "user", "content": "warm-up"}])
+            self.generator.render([{"role": "user", "content": "warm up"}])
 
     def stream(self, question: str, k: int | None = None, where: Where | None = None) -> TokenStream:
         """Like ``ask``, but the answer arrives token by token; ``stream.answer`` is ``ask``'s answer once it ends."""

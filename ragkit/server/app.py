@@ -73,7 +73,7 @@ def create_app(rag: RAG, settings: ServerSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         nonlocal warming
         batcher.start()
-        warming = batcher.submit_alone(lambda: warm_up(rag))
+        warming = batcher.submit_alone(rag.warm_up)
         warming.add_done_callback(_log_warm_up_failure)
         try:
             yield
@@ -313,12 +313,6 @@ def _check_sampling(request: ChatRequest, generator: Any) -> None:
             f"max_tokens {request.max_tokens} is not supported: this server's generator writes {writes} and "
             "cannot stop sooner for one request; omit max_tokens or send at least that",
         )
-
-
-def warm_up(rag: RAG) -> None:
-    """Load the embedder, the store and the generator's tokenizer, so that the first request does not pay for them."""
-    rag.retrieve("warm up", k=1)
-    rag.generator.render([{"role": "user", "content": "warm up"}])
 
 
 def _log_warm_up_failure(warming: Future[Any]) -> None:
