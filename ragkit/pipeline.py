@@ -117,12 +117,17 @@ class _Read:
 
 
 @dataclass
-class _Loaded:
-    """One file on its way to the store; ``entry`` is None when the file could not even be read."""
+class _Part:
+    """Some of one file's chunks on their way to the store; ``last`` when they end the file.
+
+    A large file is written over several batches; its manifest row goes in with
+    the batch holding its last part. ``entry`` is None when the file could not even be read.
+    """
 
     source: str
     entry: Entry | None
     chunks: list[Chunk] = field(default_factory=list)
+    last: bool = True
 
 
 class _Progress:
@@ -342,26 +347,36 @@ class RAG:
         return plan
 
     def _apply(self, manifest: Manifest, plan: _Plan, report: IngestReport, progress: bool | None) -> None:
-        """Remove, refresh, then load and write files in batches, each committed on its own."""
+        """Remove, refresh, then load and write files in batches of ``loading.batch_chunks``, each committed
+        on its own; a file with more chunks than that is split over several batches."""
         with _timed(report.timings, "write"):
             for source in plan.removed:
                 report.chunks_removed += self._delete_chunks(plan.root, source)
             manifest.commit(plan.root, plan.touched, plan.removed)
-        batch: list[_Loaded] = []
+        limit = self.config.loading.batch_chunks
+        batch: list[_Part] = []
         batched = 0
         bar = _Progress(len(plan.work), progress)
         with closing(self._reads([(file_path, source) for file_path, source, _ in plan.work])) as reads:
             for _, source, is_new in plan.work:
                 with _timed(report.timings, "load"):
                     read = next(reads)
-                with _timed(report.timings, "chunk"):
-                    loaded = self._chunk(read, plan.root, report)
-                if loaded.chunks:
+                part = _Part(read.source, read.entry)
+                ids: list[str] = []
+                for chunk in self._chunk(read, plan.root, report.timings):
+                    if batched >= limit:
+                        self._write(manifest, plan.root, [*batch, replace(part, last=False)], report)
+                        batch, batched, part = [], 0, replace(part, chunks=[])
+                    part.chunks.append(chunk)
+                    ids.append(chunk.id)
+                    batched += 1
+                self._finish(part, read, ids, report)
+                del read  # a large file's text goes before the next file loads
+                if ids:
                     (report.added if is_new else report.updated).append(source)
-                batch.append(loaded)
-                batched += len(loaded.chunks)
-                bar.update(len(loaded.chunks))
-                if batched >= self.config.loading.batch_chunks:
+                batch.append(part)
+                bar.update(len(ids))
+                if batched >= limit:
                     self._write(manifest, plan.root, batch, report)
                     batch, batched = [], 0
         self._write(manifest, plan.root, batch, report)
@@ -409,32 +424,42 @@ class RAG:
         finally:
             pool.shutdown(cancel_futures=True)
 
-    def _chunk(self, read: _Read, root: str, report: IngestReport) -> _Loaded:
-        """Chunk a loaded file; a file without documents or chunks becomes a failure with its reason."""
-        entry = read.entry
-        chunks: list[Chunk] = []
-        if entry is not None and read.reason is None:
-            for document in read.documents:
-                document.metadata["root"] = root
-            chunks = [chunk for document in read.documents for chunk in self.chunker.chunk(document)]
-        if entry is None or not chunks:
+    def _chunk(self, read: _Read, root: str, timings: dict[str, float]) -> Iterator[Chunk]:
+        """A loaded file's chunks, pulled from the chunker one at a time (its time goes to ``chunk``)."""
+        if read.entry is None or read.reason is not None:
+            return
+        for document in read.documents:
+            document.metadata["root"] = root
+            chunks = iter(self.chunker.chunk(document))
+            while True:
+                with _timed(timings, "chunk"):
+                    chunk = next(chunks, None)
+                if chunk is None:
+                    break
+                yield chunk
+
+    @staticmethod
+    def _finish(part: _Part, read: _Read, ids: list[str], report: IngestReport) -> None:
+        """Record a file's chunk ids in its row; a file without documents or chunks becomes a failure with its reason."""
+        entry = part.entry
+        if entry is None or not ids:
             reason = read.reason or "no text to index"
-            report.failed.append(Failed(read.source, reason))
+            report.failed.append(Failed(part.source, reason))
             if entry is not None:
                 entry.error = reason
-            return _Loaded(read.source, entry)
+            return
         report.files_loaded += 1
         report.documents += len(read.documents)
-        entry.chunk_ids = [chunk.id for chunk in chunks]
-        return _Loaded(read.source, entry, chunks)
+        entry.chunk_ids = ids
 
-    def _write(self, manifest: Manifest, root: str, batch: list[_Loaded], report: IngestReport) -> None:
-        """Mark the batch pending, embed and upsert it, drop its stale chunks, then commit its rows."""
+    def _write(self, manifest: Manifest, root: str, batch: list[_Part], report: IngestReport) -> None:
+        """Mark the batch's files pending, embed and upsert its chunks; for the files it ends, drop their
+        stale chunks, then commit their rows. A file still going on stays pending."""
         if not batch:
             return
         with _timed(report.timings, "write"):
-            manifest.mark_pending(root, [item.source for item in batch])
-        chunks = [chunk for item in batch for chunk in item.chunks]
+            manifest.mark_pending(root, [part.source for part in batch])
+        chunks = [chunk for part in batch for chunk in part.chunks]
         with _timed(report.timings, "embed"):
             vectors = self.embedder.embed_documents([chunk.text for chunk in chunks]) if chunks else []
         with _timed(report.timings, "write"):
@@ -443,13 +468,14 @@ class RAG:
                 if self.index is not None:
                     self.index.upsert([chunk.id for chunk in chunks], chunks)
                 report.chunks_written += len(chunks)
-            for item in batch:
-                keep = {chunk.id for chunk in item.chunks}
-                report.chunks_removed += self._delete_chunks(root, item.source, keep=keep)
+            ended = [part for part in batch if part.last]
+            for part in ended:
+                keep = set(part.entry.chunk_ids) if part.entry is not None else set()
+                report.chunks_removed += self._delete_chunks(root, part.source, keep=keep)
             manifest.commit(
                 root,
-                [item.entry for item in batch if item.entry is not None],
-                [item.source for item in batch if item.entry is None],
+                [part.entry for part in ended if part.entry is not None],
+                [part.source for part in ended if part.entry is None],
             )
 
     def _delete_chunks(self, root: str, source: str, keep: set[str] | None = None) -> int:
