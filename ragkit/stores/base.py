@@ -29,6 +29,12 @@ class VectorStore(Protocol):
     or several keys at once (all must match).
     """
 
+    @property
+    def single_process(self) -> bool:
+        """Whether only one process at a time may use the store: an embedded database whose open
+        client does not see what other processes write. A server holding it then refuses other writers."""
+        ...
+
     def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None: ...
 
     def ids(self, where: Where | None = None) -> list[str]: ...
