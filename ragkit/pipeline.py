@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import closing
+from contextlib import AbstractContextManager, ExitStack, closing, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -185,6 +185,7 @@ class RAG:
         )
         self.reranker: Reranker | None = _build("reranker", config, stage_configs) if config.reranker is not None else None
         self._index_checked = False
+        self._held: ExitStack | None = None  # the store's lock, while a server holds it (hold_store)
         self.augmenter: Augmenter = _build("augmenter", config, stage_configs, counter=self.generator)
         self._by_extension = _by_extension(self.loaders)
 
@@ -236,7 +237,7 @@ class RAG:
             report.added = [source for _, source, is_new in plan.work if is_new]
             report.updated = [source for _, source, is_new in plan.work if not is_new]
         else:
-            with exclusive(self.store.sidecar(LOCK)), Manifest(self.store.sidecar(MANIFEST)) as manifest:
+            with self._store_lock(), Manifest(self.store.sidecar(MANIFEST)) as manifest:
                 if self._must_drop(manifest, rebuild):
                     self._drop_all(manifest, report)
                 with _timed(report.timings, "write"):
@@ -251,6 +252,29 @@ class RAG:
         for failed in report.failed:
             log.warning("failed %s: %s", failed.path, failed.reason)
         return report
+
+    def hold_store(self, server: str) -> None:
+        """Hold the store's lock from now until ``release_store``: what ``ragkit serve`` at ``server`` does.
+
+        Only for a single-process store (embedded Chroma), whose open client would
+        never see another process's writes: an ingest from elsewhere is refused,
+        with a message naming ``server``, instead of leaving this one silently stale.
+        This process's own ingests (``POST /v1/ingest``) go on under the held lock.
+        """
+        if self._held is None and self.store.single_process:
+            held = ExitStack()
+            held.enter_context(exclusive(self.store.sidecar(LOCK), server))
+            self._held = held
+
+    def release_store(self) -> None:
+        """Let other processes write to the store again (see ``hold_store``)."""
+        if self._held is not None:
+            self._held.close()
+            self._held = None
+
+    def _store_lock(self) -> AbstractContextManager[None]:
+        """The store's lock for one ingest or index check: already ours while this process holds the store."""
+        return nullcontext() if self._held is not None else exclusive(self.store.sidecar(LOCK))
 
     def ingest_fingerprint(self) -> str:
         """Identifies the settings that shape chunks and vectors; a store built with others must be rebuilt."""
@@ -539,7 +563,7 @@ class RAG:
             return
         self._index_checked = True
         try:
-            with exclusive(self.store.sidecar(LOCK)):
+            with self._store_lock():
                 self._sync_index()
         except StoreLockedError:
             log.info("an ingest is running: searching the keyword index as it stands")

@@ -59,11 +59,16 @@ def create_app(rag: RAG, settings: ServerSettings | None = None) -> FastAPI:
 
     Raises ``ConfigError`` for settings that would be unsafe: a non-loopback
     host without a token, roots that are not folders or that symbolic links could leave.
+    An embedded store is held until the app shuts down (``RAG.hold_store``): other
+    processes' ingests are refused and told to go through ``POST /v1/ingest``.
     """
     settings = settings or ServerSettings()
     token = read_token(settings)
     check_roots(settings.roots, rag)
     batcher = Batcher(settings.max_batch, settings.max_wait_ms / 1000, settings.max_queue)
+    # An embedded store is this server's alone from here on: another process's ingest would leave it stale.
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    rag.hold_store(f"http://{host}:{settings.port}")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -72,6 +77,7 @@ def create_app(rag: RAG, settings: ServerSettings | None = None) -> FastAPI:
             yield
         finally:
             batcher.stop()
+            rag.release_store()
 
     app = FastAPI(
         title="ragkit",
