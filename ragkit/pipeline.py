@@ -14,10 +14,12 @@ writes, new tokenizer settings) the index is rebuilt from the store.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import multiprocessing
 import os
+import shutil
 import sys
 import threading
 import time
@@ -25,7 +27,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import AbstractContextManager, ExitStack, closing, nullcontext
+from contextlib import AbstractContextManager, ExitStack, closing, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -44,7 +46,7 @@ from ragkit.loaders.walker import printable, walk
 from ragkit.manifest import Entry, Manifest, SettingsChangedError, StoreLockedError, exclusive, file_digest
 from ragkit.rerankers.base import Reranker
 from ragkit.retrievers.base import Retriever
-from ragkit.stores.base import VectorStore, Where
+from ragkit.stores.base import StoreFullError, StoreUnavailableError, VectorStore, Where
 from ragkit.types import Answer, Chunk, Citation, Document, Failed, Hit, IngestReport, Skipped, content_hash
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,9 @@ NO_ANSWER = "The documents do not contain an answer to this question."
 MANIFEST = "manifest.sqlite"
 LOCK = "lock"
 INDEX = "index-{type}"  # the keyword index's folder, per index type
+
+# A write that fails with less than this free under the store is taken for a full disk (see _disk_full_named).
+LOW_SPACE_BYTES = 64 * 1024 * 1024
 
 # Without a terminal for a bar, a progress line this often keeps logs readable.
 PROGRESS_LOG_SECONDS = 10.0
@@ -237,7 +242,7 @@ class RAG:
             report.added = [source for _, source, is_new in plan.work if is_new]
             report.updated = [source for _, source, is_new in plan.work if not is_new]
         else:
-            with self._store_lock(), Manifest(self.store.sidecar(MANIFEST)) as manifest:
+            with self._disk_full_named(), self._store_lock(), Manifest(self.store.sidecar(MANIFEST)) as manifest:
                 if self._must_drop(manifest, rebuild):
                     self._drop_all(manifest, report)
                 with _timed(report.timings, "write"):
@@ -275,6 +280,30 @@ class RAG:
     def _store_lock(self) -> AbstractContextManager[None]:
         """The store's lock for one ingest or index check: already ours while this process holds the store."""
         return nullcontext() if self._held is not None else exclusive(self.store.sidecar(LOCK))
+
+    @contextmanager
+    def _disk_full_named(self) -> Iterator[None]:
+        """Turn a write that failed for want of space into a ``StoreFullError`` naming the folder and what is free.
+
+        Chroma reports a full disk as "Error in compaction" or "disk I/O error", not
+        as ENOSPC, so a failure while the store's filesystem has under
+        ``LOW_SPACE_BYTES`` free counts as one too. The ingest stopped between
+        batches, as a killed one does: run again once there is room, and it resumes.
+        """
+        try:
+            yield
+        except (StoreLockedError, SettingsChangedError, StoreUnavailableError):
+            raise  # ragkit's own answers, whatever the free space
+        except Exception as exc:
+            folder = self.store.sidecar(MANIFEST).parent
+            free = shutil.disk_usage(folder).free if folder.exists() else None
+            if free is None or not (_in_chain(exc, errno.ENOSPC) or "disk is full" in str(exc) or free < LOW_SPACE_BYTES):
+                raise
+            cause = (str(exc).splitlines() or [""])[0]
+            raise StoreFullError(
+                f"no space left on device ({folder}), {free / 1e6:.1f} MB free; make room and run the ingest "
+                f"again: it resumes where it stopped ({type(exc).__name__}: {cause})",
+            ) from exc
 
     def ingest_fingerprint(self) -> str:
         """Identifies the settings that shape chunks and vectors; a store built with others must be rebuilt."""
@@ -691,6 +720,15 @@ def _read_in_worker(file_path: Path, source: str) -> _Read:
 def _build(kind: str, config: PipelineConfig, stage_configs: dict[str, Any], **dependencies: Any) -> Any:
     spec = getattr(config, kind)
     return registry.get(kind, spec.type)(stage_configs[kind], **dependencies)
+
+
+def _in_chain(exc: BaseException | None, code: int) -> bool:
+    """Whether ``exc``, or an exception it was raised from or during, is an ``OSError`` with errno ``code``."""
+    while exc is not None:
+        if isinstance(exc, OSError) and exc.errno == code:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 class _timed:

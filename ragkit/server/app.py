@@ -23,6 +23,7 @@ from starlette.responses import HTMLResponse, Response, StreamingResponse
 
 from ragkit.manifest import SettingsChangedError, StoreLockedError
 from ragkit.server.batcher import Batcher, QueueFullError
+from ragkit.stores.base import StoreFullError
 from ragkit.server.errors import INTERNAL_ERROR, ApiError, InternalErrors, error_response
 from ragkit.server.schemas import (
     AskRequest,
@@ -200,6 +201,10 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(QueueFullError)
     async def busy(request: Request, exc: QueueFullError) -> Response:
         return error_response(503, f"the server is busy ({exc}); try again shortly", {"Retry-After": "1"})
+
+    @app.exception_handler(StoreFullError)
+    async def full(request: Request, exc: StoreFullError) -> Response:
+        return error_response(507, str(exc))
 
     @app.exception_handler(SettingsChangedError)
     @app.exception_handler(StoreLockedError)

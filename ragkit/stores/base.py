@@ -21,6 +21,10 @@ class StoreUnavailableError(RuntimeError):
     """
 
 
+class StoreFullError(RuntimeError):
+    """The disk under the store is full; the message names the path, the free space and what to do."""
+
+
 @runtime_checkable
 class VectorStore(Protocol):
     """Chunks are keyed by ``Chunk.id``, so writing the same chunk twice keeps one copy.
