@@ -230,6 +230,7 @@ def test_eval_names_the_bad_line(store: Path, tmp_path: Path, tiny_pipeline: Pat
     result = _run("eval", str(qa), "--no-generate", "-p", str(tiny_pipeline), store=store)
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr.strip().splitlines() == [
-        f"ragkit: error: {qa}, line 2: 'answers' must be a list of non-empty strings, "
+        f"ragkit: error: {qa}, line 2: 'answers' must be a list of non-empty strings (or of lists of alternative "
+        "strings), "
         "or [] for a question the documents do not answer"
     ]
