@@ -71,6 +71,11 @@ def _parser() -> argparse.ArgumentParser:
         "--rebuild", action="store_true",
         help="drop every chunk in the store first (needed after changing chunker, embedder or loader settings)",
     )
+    ingest.add_argument(
+        "--via", metavar="URL",
+        help="ingest through the `ragkit serve` at URL (its POST /v1/ingest, token from $RAGKIT_API_TOKEN): "
+        "the way to ingest into a store a server holds",
+    )
     ingest.set_defaults(handler=_ingest)
 
     ask = commands.add_parser("ask", parents=[common, query], help="answer a question with cited sources")
@@ -145,19 +150,22 @@ def _rag(args: argparse.Namespace) -> Any:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    rag = _rag(args)
-    progress = False if args.quiet or args.json else None
-    reports = [
-        # --rebuild empties the store once, before the first path; a dry run never empties it
-        rag.ingest(
-            path,
-            prune=not args.no_prune,
-            rebuild=args.rebuild and (index == 0 or args.dry_run),
-            dry_run=args.dry_run,
-            progress=progress,
-        )
-        for index, path in enumerate(args.path)
-    ]
+    if args.via:
+        reports = _ingest_via(args)
+    else:
+        rag = _rag(args)
+        progress = False if args.quiet or args.json else None
+        reports = [
+            # --rebuild empties the store once, before the first path; a dry run never empties it
+            rag.ingest(
+                path,
+                prune=not args.no_prune,
+                rebuild=args.rebuild and (index == 0 or args.dry_run),
+                dry_run=args.dry_run,
+                progress=progress,
+            )
+            for index, path in enumerate(args.path)
+        ]
     if args.json:
         _print_json([report.to_dict() for report in reports] if len(reports) > 1 else reports[0].to_dict())
         return 0
@@ -172,6 +180,36 @@ def _ingest(args: argparse.Namespace) -> int:
                 path = item.path if len(reports) == 1 else f"{root}/{item.path}"
                 print(f"  {_safe(path)}: {_safe(item.reason)}")
     return 0
+
+
+# Connecting fails fast; an ingest may rightly take long, but not forever.
+VIA_TIMEOUT = {"connect": 10.0, "read": 3600.0, "write": 60.0, "pool": 10.0}
+
+
+def _ingest_via(args: argparse.Namespace) -> list[IngestReport]:
+    """Each path ingested by the server at ``--via`` (paths sent absolute: the server checks them against its roots)."""
+    import httpx
+
+    if args.rebuild:
+        raise ValueError("--rebuild cannot go through a server; stop it and run `ragkit ingest --rebuild PATH`")
+    token = os.environ.get(DEFAULT_TOKEN_ENV)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    reports = []
+    with httpx.Client(base_url=args.via.rstrip("/"), headers=headers, timeout=httpx.Timeout(**VIA_TIMEOUT)) as client:
+        for path in args.path:
+            body = {"path": os.path.abspath(path), "prune": not args.no_prune, "dry_run": args.dry_run}
+            try:
+                response = client.post("/v1/ingest", json=body)
+            except httpx.HTTPError as exc:
+                raise RuntimeError(f"cannot reach the ragkit server at {args.via} ({type(exc).__name__}: {exc})") from None
+            if response.status_code != 200:
+                try:
+                    message = response.json()["error"]["message"]
+                except (ValueError, KeyError, TypeError):
+                    message = response.text[:300]
+                raise RuntimeError(f"the ragkit server at {args.via} refused the ingest (HTTP {response.status_code}): {message}")
+            reports.append(IngestReport.from_dict(response.json()))
+    return reports
 
 
 def _print_ingest_report(report: IngestReport) -> None:

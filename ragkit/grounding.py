@@ -155,9 +155,15 @@ def best_sentence(question: str, passages: Sequence[Hit]) -> tuple[int, str] | N
     for index, hit in enumerate(passages):
         for sentence in sentences(hit.text):
             score = len(wanted & terms(sentence))
-            if score and (best is None or score > best[0]):
+            if score and (best is None or score > best[0]) and not _says_nothing(sentence, question):
                 best = (score, index, sentence)
     return None if best is None else (best[1], best[2][:SPAN_CHARS])
+
+
+def _says_nothing(sentence: str, question: str) -> bool:
+    """A heading-like line (short, no sentence end) or one with nothing beyond the question: no answer to extract."""
+    short = len(sentence.split()) <= HEADING_WORDS and not re.search(r"[.!?。！？]$", sentence.strip())
+    return short or not (terms(sentence) - terms(question) - _ANSWER_WORDS)
 
 
 def _span(text: str, wanted: set[str]) -> str:

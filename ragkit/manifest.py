@@ -147,12 +147,14 @@ class Manifest:
 
 
 @contextmanager
-def exclusive(path: Path) -> Iterator[None]:
+def exclusive(path: Path, server: str | None = None) -> Iterator[None]:
     """Hold the store's lock file for the duration, or fail at once if another process holds it.
 
     Failing beats waiting: an ingest can hold the lock for many minutes, and a
     second one started by mistake should say so, not hang. ``flock`` locks die
     with their process, so a killed ingest never leaves a stale lock behind.
+    ``server`` is the URL of a ``ragkit serve`` that holds the lock for its
+    lifetime; it goes into the file, so that a refused ingest can say where to ingest instead.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+", encoding="utf-8") as handle:
@@ -160,13 +162,24 @@ def exclusive(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
-            holder = handle.read().strip() or "unknown"
-            raise StoreLockedError(
-                f"another ingest (pid {holder}) is writing to this store; run again when it has finished "
-                f"(lock file {path})"
-            ) from None
+            raise StoreLockedError(_held_by(handle.read().strip(), path)) from None
         handle.seek(0)
         handle.truncate()
-        handle.write(str(os.getpid()))
+        handle.write(f"{os.getpid()} {server}" if server else str(os.getpid()))
         handle.flush()
         yield
+
+
+def _held_by(holder: str, path: Path) -> str:
+    """Who holds the lock, from what it wrote in the file, and what to do about it."""
+    pid, _, server = holder.partition(" ")
+    if server:
+        return (
+            f"a ragkit server (pid {pid}, {server}) holds this store and would not see chunks another process "
+            f"writes; ingest through it: `ragkit ingest --via {server} PATH`, or POST {server}/v1/ingest "
+            f"(lock file {path})"
+        )
+    return (
+        f"another ingest (pid {pid or 'unknown'}) is writing to this store; run again when it has finished "
+        f"(lock file {path})"
+    )

@@ -14,10 +14,12 @@ writes, new tokenizer settings) the index is rebuilt from the store.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import multiprocessing
 import os
+import shutil
 import sys
 import threading
 import time
@@ -25,7 +27,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import closing
+from contextlib import AbstractContextManager, ExitStack, closing, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -44,7 +46,7 @@ from ragkit.loaders.walker import printable, walk
 from ragkit.manifest import Entry, Manifest, SettingsChangedError, StoreLockedError, exclusive, file_digest
 from ragkit.rerankers.base import Reranker
 from ragkit.retrievers.base import Retriever
-from ragkit.stores.base import VectorStore, Where
+from ragkit.stores.base import StoreFullError, StoreUnavailableError, VectorStore, Where
 from ragkit.types import Answer, Chunk, Document, Failed, Hit, IngestReport, Skipped, content_hash
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,9 @@ log = logging.getLogger(__name__)
 MANIFEST = "manifest.sqlite"
 LOCK = "lock"
 INDEX = "index-{type}"  # the keyword index's folder, per index type
+
+# A write that fails with less than this free under the store is taken for a full disk (see _disk_full_named).
+LOW_SPACE_BYTES = 64 * 1024 * 1024
 
 # Without a terminal for a bar, a progress line this often keeps logs readable.
 PROGRESS_LOG_SECONDS = 10.0
@@ -86,12 +91,17 @@ class _Read:
 
 
 @dataclass
-class _Loaded:
-    """One file on its way to the store; ``entry`` is None when the file could not even be read."""
+class _Part:
+    """Some of one file's chunks on their way to the store; ``last`` when they end the file.
+
+    A large file is written over several batches; its manifest row goes in with
+    the batch holding its last part. ``entry`` is None when the file could not even be read.
+    """
 
     source: str
     entry: Entry | None
     chunks: list[Chunk] = field(default_factory=list)
+    last: bool = True
 
 
 class _Progress:
@@ -149,6 +159,7 @@ class RAG:
         )
         self.reranker: Reranker | None = _build("reranker", config, stage_configs) if config.reranker is not None else None
         self._index_checked = False
+        self._held: ExitStack | None = None  # the store's lock, while a server holds it (hold_store)
         self.augmenter: Augmenter = _build("augmenter", config, stage_configs, counter=self.generator)
         self.answerer = Answerer(self.generator, config.answer)
         self._by_extension = _by_extension(self.loaders)
@@ -201,7 +212,7 @@ class RAG:
             report.added = [source for _, source, is_new in plan.work if is_new]
             report.updated = [source for _, source, is_new in plan.work if not is_new]
         else:
-            with exclusive(self.store.sidecar(LOCK)), Manifest(self.store.sidecar(MANIFEST)) as manifest:
+            with self._disk_full_named(), self._store_lock(), Manifest(self.store.sidecar(MANIFEST)) as manifest:
                 if self._must_drop(manifest, rebuild):
                     self._drop_all(manifest, report)
                 with _timed(report.timings, "write"):
@@ -216,6 +227,53 @@ class RAG:
         for failed in report.failed:
             log.warning("failed %s: %s", failed.path, failed.reason)
         return report
+
+    def hold_store(self, server: str) -> None:
+        """Hold the store's lock from now until ``release_store``: what ``ragkit serve`` at ``server`` does.
+
+        Only for a single-process store (embedded Chroma), whose open client would
+        never see another process's writes: an ingest from elsewhere is refused,
+        with a message naming ``server``, instead of leaving this one silently stale.
+        This process's own ingests (``POST /v1/ingest``) go on under the held lock.
+        """
+        if self._held is None and self.store.single_process:
+            held = ExitStack()
+            held.enter_context(exclusive(self.store.sidecar(LOCK), server))
+            self._held = held
+
+    def release_store(self) -> None:
+        """Let other processes write to the store again (see ``hold_store``)."""
+        if self._held is not None:
+            self._held.close()
+            self._held = None
+
+    def _store_lock(self) -> AbstractContextManager[None]:
+        """The store's lock for one ingest or index check: already ours while this process holds the store."""
+        return nullcontext() if self._held is not None else exclusive(self.store.sidecar(LOCK))
+
+    @contextmanager
+    def _disk_full_named(self) -> Iterator[None]:
+        """Turn a write that failed for want of space into a ``StoreFullError`` naming the folder and what is free.
+
+        Chroma reports a full disk as "Error in compaction" or "disk I/O error", not
+        as ENOSPC, so a failure while the store's filesystem has under
+        ``LOW_SPACE_BYTES`` free counts as one too. The ingest stopped between
+        batches, as a killed one does: run again once there is room, and it resumes.
+        """
+        try:
+            yield
+        except (StoreLockedError, SettingsChangedError, StoreUnavailableError):
+            raise  # ragkit's own answers, whatever the free space
+        except Exception as exc:
+            folder = self.store.sidecar(MANIFEST).parent
+            free = shutil.disk_usage(folder).free if folder.exists() else None
+            if free is None or not (_in_chain(exc, errno.ENOSPC) or "disk is full" in str(exc) or free < LOW_SPACE_BYTES):
+                raise
+            cause = (str(exc).splitlines() or [""])[0]
+            raise StoreFullError(
+                f"no space left on device ({folder}), {free / 1e6:.1f} MB free; make room and run the ingest "
+                f"again: it resumes where it stopped ({type(exc).__name__}: {cause})",
+            ) from exc
 
     def ingest_fingerprint(self) -> str:
         """Identifies the settings that shape chunks and vectors; a store built with others must be rebuilt."""
@@ -312,26 +370,36 @@ class RAG:
         return plan
 
     def _apply(self, manifest: Manifest, plan: _Plan, report: IngestReport, progress: bool | None) -> None:
-        """Remove, refresh, then load and write files in batches, each committed on its own."""
+        """Remove, refresh, then load and write files in batches of ``loading.batch_chunks``, each committed
+        on its own; a file with more chunks than that is split over several batches."""
         with _timed(report.timings, "write"):
             for source in plan.removed:
                 report.chunks_removed += self._delete_chunks(plan.root, source)
             manifest.commit(plan.root, plan.touched, plan.removed)
-        batch: list[_Loaded] = []
+        limit = self.config.loading.batch_chunks
+        batch: list[_Part] = []
         batched = 0
         bar = _Progress(len(plan.work), progress)
         with closing(self._reads([(file_path, source) for file_path, source, _ in plan.work])) as reads:
             for _, source, is_new in plan.work:
                 with _timed(report.timings, "load"):
                     read = next(reads)
-                with _timed(report.timings, "chunk"):
-                    loaded = self._chunk(read, plan.root, report)
-                if loaded.chunks:
+                part = _Part(read.source, read.entry)
+                ids: list[str] = []
+                for chunk in self._chunk(read, plan.root, report.timings):
+                    if batched >= limit:
+                        self._write(manifest, plan.root, [*batch, replace(part, last=False)], report)
+                        batch, batched, part = [], 0, replace(part, chunks=[])
+                    part.chunks.append(chunk)
+                    ids.append(chunk.id)
+                    batched += 1
+                self._finish(part, read, ids, report)
+                del read  # a large file's text goes before the next file loads
+                if ids:
                     (report.added if is_new else report.updated).append(source)
-                batch.append(loaded)
-                batched += len(loaded.chunks)
-                bar.update(len(loaded.chunks))
-                if batched >= self.config.loading.batch_chunks:
+                batch.append(part)
+                bar.update(len(ids))
+                if batched >= limit:
                     self._write(manifest, plan.root, batch, report)
                     batch, batched = [], 0
         self._write(manifest, plan.root, batch, report)
@@ -379,32 +447,42 @@ class RAG:
         finally:
             pool.shutdown(cancel_futures=True)
 
-    def _chunk(self, read: _Read, root: str, report: IngestReport) -> _Loaded:
-        """Chunk a loaded file; a file without documents or chunks becomes a failure with its reason."""
-        entry = read.entry
-        chunks: list[Chunk] = []
-        if entry is not None and read.reason is None:
-            for document in read.documents:
-                document.metadata["root"] = root
-            chunks = [chunk for document in read.documents for chunk in self.chunker.chunk(document)]
-        if entry is None or not chunks:
+    def _chunk(self, read: _Read, root: str, timings: dict[str, float]) -> Iterator[Chunk]:
+        """A loaded file's chunks, pulled from the chunker one at a time (its time goes to ``chunk``)."""
+        if read.entry is None or read.reason is not None:
+            return
+        for document in read.documents:
+            document.metadata["root"] = root
+            chunks = iter(self.chunker.chunk(document))
+            while True:
+                with _timed(timings, "chunk"):
+                    chunk = next(chunks, None)
+                if chunk is None:
+                    break
+                yield chunk
+
+    @staticmethod
+    def _finish(part: _Part, read: _Read, ids: list[str], report: IngestReport) -> None:
+        """Record a file's chunk ids in its row; a file without documents or chunks becomes a failure with its reason."""
+        entry = part.entry
+        if entry is None or not ids:
             reason = read.reason or "no text to index"
-            report.failed.append(Failed(read.source, reason))
+            report.failed.append(Failed(part.source, reason))
             if entry is not None:
                 entry.error = reason
-            return _Loaded(read.source, entry)
+            return
         report.files_loaded += 1
         report.documents += len(read.documents)
-        entry.chunk_ids = [chunk.id for chunk in chunks]
-        return _Loaded(read.source, entry, chunks)
+        entry.chunk_ids = ids
 
-    def _write(self, manifest: Manifest, root: str, batch: list[_Loaded], report: IngestReport) -> None:
-        """Mark the batch pending, embed and upsert it, drop its stale chunks, then commit its rows."""
+    def _write(self, manifest: Manifest, root: str, batch: list[_Part], report: IngestReport) -> None:
+        """Mark the batch's files pending, embed and upsert its chunks; for the files it ends, drop their
+        stale chunks, then commit their rows. A file still going on stays pending."""
         if not batch:
             return
         with _timed(report.timings, "write"):
-            manifest.mark_pending(root, [item.source for item in batch])
-        chunks = [chunk for item in batch for chunk in item.chunks]
+            manifest.mark_pending(root, [part.source for part in batch])
+        chunks = [chunk for part in batch for chunk in part.chunks]
         with _timed(report.timings, "embed"):
             vectors = self.embedder.embed_documents([chunk.text for chunk in chunks]) if chunks else []
         with _timed(report.timings, "write"):
@@ -413,13 +491,14 @@ class RAG:
                 if self.index is not None:
                     self.index.upsert([chunk.id for chunk in chunks], chunks)
                 report.chunks_written += len(chunks)
-            for item in batch:
-                keep = {chunk.id for chunk in item.chunks}
-                report.chunks_removed += self._delete_chunks(root, item.source, keep=keep)
+            ended = [part for part in batch if part.last]
+            for part in ended:
+                keep = set(part.entry.chunk_ids) if part.entry is not None else set()
+                report.chunks_removed += self._delete_chunks(root, part.source, keep=keep)
             manifest.commit(
                 root,
-                [item.entry for item in batch if item.entry is not None],
-                [item.source for item in batch if item.entry is None],
+                [part.entry for part in ended if part.entry is not None],
+                [part.source for part in ended if part.entry is None],
             )
 
     def _delete_chunks(self, root: str, source: str, keep: set[str] | None = None) -> int:
@@ -483,7 +562,7 @@ class RAG:
             return
         self._index_checked = True
         try:
-            with exclusive(self.store.sidecar(LOCK)):
+            with self._store_lock():
                 self._sync_index()
         except StoreLockedError:
             log.info("an ingest is running: searching the keyword index as it stands")
@@ -606,6 +685,15 @@ def _read_in_worker(file_path: Path, source: str) -> _Read:
 def _build(kind: str, config: PipelineConfig, stage_configs: dict[str, Any], **dependencies: Any) -> Any:
     spec = getattr(config, kind)
     return registry.get(kind, spec.type)(stage_configs[kind], **dependencies)
+
+
+def _in_chain(exc: BaseException | None, code: int) -> bool:
+    """Whether ``exc``, or an exception it was raised from or during, is an ``OSError`` with errno ``code``."""
+    while exc is not None:
+        if isinstance(exc, OSError) and exc.errno == code:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 class _timed:

@@ -261,3 +261,9 @@ class IngestReport:
             "seconds": round(self.seconds, 3),
             "timings": {name: round(seconds, 3) for name, seconds in self.timings.items()},
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> IngestReport:
+        """The report ``to_dict`` wrote (as ``POST /v1/ingest`` returns it), for ``ragkit ingest --via``."""
+        fields = {**data, "failed": [Failed(**f) for f in data["failed"]], "skipped": [Skipped(**s) for s in data["skipped"]]}
+        return cls(**fields)

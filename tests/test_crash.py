@@ -158,3 +158,45 @@ def test_a_second_ingest_into_a_locked_store_fails_at_once(tmp_path: Path, pipel
         holder.communicate("\n", timeout=30)
     with exclusive(_sidecar(store, LOCK)):  # free again once its holder is gone
         pass
+
+
+def _indexed(store: Path, source: str) -> int:
+    """Chunks of ``source`` in the keyword index, read the way another process would."""
+    try:
+        with sqlite3.connect(f"{_sidecar(store, INDEX.format(type='bm25')).as_uri()}/terms.sqlite?mode=ro", uri=True) as db:
+            return sum(json.loads(row[0]).get("source") == source for row in db.execute("SELECT metadata FROM chunks"))
+    except sqlite3.Error:
+        return 0
+
+
+def test_a_file_killed_half_written_over_several_batches_is_redone(tmp_path: Path, pipeline: Path) -> None:
+    """A file of many batches stays pending, its row uncommitted, until its last chunk is written."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for n in range(3):
+        (folder / f"note-{n}.md").write_text(f"# Note {n}\n\nThe {BIRDS[n]} was seen near harbor {n}.\n")
+    # ~150 chunks at 6 a batch; character runs without spaces embed fast
+    (folder / "big.txt").write_text("\n".join(f"{n:06d}" + "q" * 150 for n in range(150)))
+    store = tmp_path / "store"
+    first = _ingest(folder, store, pipeline)
+    deadline = time.monotonic() + 240
+    while _indexed(store, "big.txt") < 3 * 6:
+        assert first.poll() is None, f"ingest ended before the kill point: {first.communicate()}"
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    first.send_signal(signal.SIGKILL)
+    first.communicate()
+    rows, pending = _progress(store, folder)
+    assert "big.txt" in pending  # written over several batches, not committed
+    with Manifest(_sidecar(store, MANIFEST), readonly=True) as manifest:
+        assert "big.txt" not in manifest.entries(str(folder))
+
+    final = _ingest(folder, store, pipeline)
+    out, err = final.communicate(timeout=600)
+    assert final.returncode == 0, err
+    assert "big.txt" in json.loads(out)["added"]
+    clean = tmp_path / "clean"
+    assert _ingest(folder, clean, pipeline).wait(timeout=600) == 0
+    ids, rows = _state(store, pipeline, folder)
+    clean_ids, clean_rows = _state(clean, pipeline, folder)
+    assert ids == clean_ids and rows == clean_rows and len(rows["big.txt"]) > 20

@@ -20,7 +20,7 @@ from ragkit.loaders.walker import walk
 from ragkit.manifest import Manifest, SettingsChangedError
 from ragkit.answering import HOLD_CHARS, NO_ANSWER
 from ragkit.grounding import ground
-from ragkit.pipeline import MANIFEST, RAG, _Progress, _read
+from ragkit.pipeline import MANIFEST, RAG, _Part, _Progress, _read
 from ragkit.types import Document, IngestReport, content_hash
 
 from paths import SAMPLE_DOCS, SHARED
@@ -157,8 +157,9 @@ def test_a_file_gone_between_walk_and_load_fails_with_a_reason(tmp_path: Path) -
     report = IngestReport()
     [(path, source)] = [found for found in walk(folder, ["**/*"], []) if found[1] == "gone.md"]
     path.unlink()
-    loaded = rag._chunk(_read(rag._by_extension, path, source), str(folder), report)
-    assert loaded.entry is None and loaded.chunks == []
+    read = _read(rag._by_extension, path, source)
+    assert read.entry is None and list(rag._chunk(read, str(folder), report.timings)) == []
+    rag._finish(_Part(read.source, read.entry), read, [], report)
     assert [(f.path, f.reason) for f in report.failed] == [("gone.md", "cannot read file: No such file or directory")]
 
 

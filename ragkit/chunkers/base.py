@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Protocol, runtime_checkable
 
 from ragkit.types import Chunk, Document
@@ -24,6 +24,10 @@ class TokenCounter(Protocol):
 
 @runtime_checkable
 class Chunker(Protocol):
-    """Built as ``Chunker(config, counter=...)``; no chunk may exceed ``counter.max_tokens``."""
+    """Built as ``Chunker(config, counter=...)``; no chunk may exceed ``counter.max_tokens``.
 
-    def chunk(self, document: Document) -> list[Chunk]: ...
+    ``chunk`` may return a lazy iterator: the pipeline pulls chunks a batch at a
+    time, so a chunker that yields them never holds a large document's chunks at once.
+    """
+
+    def chunk(self, document: Document) -> Iterable[Chunk]: ...

@@ -6,6 +6,12 @@ and overlap then work on offsets and sums of those counts, so a large document
 is never re-tokenized piece by piece; for WordPiece the sums are exact because
 whitespace-separated pieces are tokenized independently. Only the finished
 chunks are counted again, to hold the embedder's limit on their real text.
+
+The layout costs about a hundred bytes per character, so a document longer
+than ``SECTION_CHARS`` is laid out one section at a time and its chunks come
+out lazily: memory is bounded by the section, not by the document. Each
+section but the last gives up its last chunk, and the next section starts
+where that chunk started, so the overlap runs on across the cut.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import logging
 import re
 from abc import ABC, abstractmethod
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import cached_property
 from itertools import accumulate
 from typing import ClassVar, Literal, NamedTuple
@@ -35,6 +41,13 @@ PARAGRAPH, LINE, SENTENCE, WORD, CHAR = range(5)
 _FULL_WIDTH_ENDS = "。！？；"
 _CLOSERS = "\"'”’」』）》)]"
 _SENTENCE_ENDS = ".!?" + _FULL_WIDTH_ENDS
+# Characters laid out at once (about 13 MB of layout); a section is cut at a paragraph break,
+# a line break or a space in its second half where there is one, else at this length.
+SECTION_CHARS = 100_000
+# In token units a chunk also holds at most this many characters per token of its size: a
+# tokenizer counts a long unbroken string as one unknown token, which alone would let a
+# 50 MB line without spaces through as one "one-token" chunk. Prose has about 4-5 characters a token.
+MAX_CHARS_PER_TOKEN = 10
 # Non-space text, also cut after full-width sentence punctuation: Chinese puts no space there.
 _ATOM = re.compile(
     rf"(?=\S)[^\s{re.escape(_FULL_WIDTH_ENDS)}]*"
@@ -218,6 +231,19 @@ class Layout:
         return [(start, middle), (middle, end)]
 
 
+def section_end(text: str, start: int, limit: int) -> int:
+    """Where the section of ``text`` from ``start`` ends: at most ``limit`` characters on, at the
+    strongest boundary in its second half (paragraph, line, space), else hard at ``limit``."""
+    end = start + limit
+    if end >= len(text):
+        return len(text)
+    for boundary in ("\n\n", "\n", " "):
+        cut = text.rfind(boundary, start + limit // 2, end)
+        if cut >= 0:
+            return cut + len(boundary)
+    return end
+
+
 def trailing(units: Sequence[Span], overlap: int, unit: Unit) -> list[Span]:
     """The most whole units at the end of ``units`` measuring at most ``overlap`` together.
 
@@ -294,9 +320,10 @@ class SpanChunker(ABC):
         return Sizes(size, overlap)
 
     def _budget(self, size: int) -> Budget:
-        """``size`` in the configured unit; in characters, still never over the embedder's token limit."""
+        """``size`` in the configured unit; in characters, still never over the embedder's token limit;
+        in tokens, never over ``MAX_CHARS_PER_TOKEN`` characters a token."""
         if self.config.unit == "tokens":
-            return Budget(None, size)
+            return Budget(size * MAX_CHARS_PER_TOKEN, size)
         return Budget(size, self.counter.max_tokens)
 
     @property
@@ -309,18 +336,32 @@ class SpanChunker(ABC):
     @abstractmethod
     def _tail(self, layout: Layout, units: list[Span]) -> list[Span]: ...
 
-    def chunk(self, document: Document) -> list[Chunk]:
+    def chunk(self, document: Document) -> Iterator[Chunk]:
+        """The document's chunks in order, one section of at most ``SECTION_CHARS`` laid out at a time."""
         text = document.text
+        ordinal, start = 0, 0
+        while start < len(text):
+            stop = section_end(text, start, SECTION_CHARS)
+            spans = self._spans(text[start:stop])
+            restart = stop
+            if stop < len(text) and len(spans) > 1:
+                restart = start + spans.pop()[0]  # redone with what follows the cut
+            for first, end in spans:
+                yield Chunk(
+                    text[start + first : start + end],
+                    {**document.metadata, "ordinal": ordinal, "start": start + first, "end": start + end},
+                )
+                ordinal += 1
+            start = restart
+
+    def _spans(self, text: str) -> list[tuple[int, int]]:
+        """The chunks of ``text`` as ``(start, end)`` offsets."""
         layout = Layout(text, self.counter, self._piece_budget)
         if not layout.atoms:
             return []
         budget = self._budget(self.sizes.size)
         merged = merge(self._pieces(layout), budget, lambda units: self._tail(layout, units))
-        spans = self._within_limit(layout, [(span.start, span.end) for span in merged], budget.tokens)
-        return [
-            Chunk(text[start:end], {**document.metadata, "ordinal": ordinal, "start": start, "end": end})
-            for ordinal, (start, end) in enumerate(spans)
-        ]
+        return self._within_limit(layout, [(span.start, span.end) for span in merged], budget.tokens)
 
     def _within_limit(self, layout: Layout, spans: list[tuple[int, int]], cap: int) -> list[tuple[int, int]]:
         """Count the chunks' real text in one batch and halve any over ``cap`` tokens until none is.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import ClassVar
 
@@ -24,13 +25,13 @@ class TextLoader:
 
     def load(self, path: Path, source: str) -> list[Document]:
         text = decode_text(read_bytes(path), source)
-        first_line = next(line for line in text.splitlines() if line.strip())
+        first_line = re.search(r"\S.*", text)  # not splitlines(): a large file would be copied line by line
         return [
             make_document(
                 text,
                 source=source,
                 file_type="txt",
                 doc_hash=content_hash(text),
-                title=clean_title(first_line),
+                title=clean_title(first_line.group() if first_line else None),
             )
         ]

@@ -24,6 +24,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingR
 
 from ragkit.manifest import SettingsChangedError, StoreLockedError
 from ragkit.server.batcher import Batcher, QueueFullError
+from ragkit.stores.base import StoreFullError
 from ragkit.server.errors import INTERNAL_ERROR, ApiError, InternalErrors, error_response
 from ragkit.server.schemas import (
     AskRequest,
@@ -62,12 +63,17 @@ def create_app(rag: RAG, settings: ServerSettings | None = None) -> FastAPI:
     host without a token, roots that are not folders or that symbolic links could leave.
     The models load on the model worker as the app starts; ``/healthz`` answers
     503 until they have, ``/livez`` 200 as soon as the process answers at all.
+    An embedded store is held until the app shuts down (``RAG.hold_store``): other
+    processes' ingests are refused and told to go through ``POST /v1/ingest``.
     """
     settings = settings or ServerSettings()
     token = read_token(settings)
     check_roots(settings.roots, rag)
     batcher = Batcher(settings.max_batch, settings.max_wait_ms / 1000, settings.max_queue)
     warming: Future[Any] | None = None
+    # An embedded store is this server's alone from here on: another process's ingest would leave it stale.
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    rag.hold_store(f"http://{host}:{settings.port}")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -79,6 +85,7 @@ def create_app(rag: RAG, settings: ServerSettings | None = None) -> FastAPI:
             yield
         finally:
             batcher.stop()
+            rag.release_store()
 
     app = FastAPI(
         title="ragkit",
@@ -220,6 +227,10 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(QueueFullError)
     async def busy(request: Request, exc: QueueFullError) -> Response:
         return error_response(503, f"the server is busy ({exc}); try again shortly", {"Retry-After": "1"})
+
+    @app.exception_handler(StoreFullError)
+    async def full(request: Request, exc: StoreFullError) -> Response:
+        return error_response(507, str(exc))
 
     @app.exception_handler(SettingsChangedError)
     @app.exception_handler(StoreLockedError)

@@ -21,6 +21,10 @@ class StoreUnavailableError(RuntimeError):
     """
 
 
+class StoreFullError(RuntimeError):
+    """The disk under the store is full; the message names the path, the free space and what to do."""
+
+
 @runtime_checkable
 class VectorStore(Protocol):
     """Chunks are keyed by ``Chunk.id``, so writing the same chunk twice keeps one copy.
@@ -28,6 +32,12 @@ class VectorStore(Protocol):
     ``where`` is a metadata filter: ``{"source": "a.md"}``, ``{"file_type": "pdf"}``,
     or several keys at once (all must match).
     """
+
+    @property
+    def single_process(self) -> bool:
+        """Whether only one process at a time may use the store: an embedded database whose open
+        client does not see what other processes write. A server holding it then refuses other writers."""
+        ...
 
     def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None: ...
 

@@ -83,6 +83,11 @@ class ChromaStore:
         self._collection: Any = None
 
     @property
+    def single_process(self) -> bool:
+        # An embedded client keeps its vector index in memory and never reloads it from disk.
+        return self.config.mode == "embedded"
+
+    @property
     def collection(self) -> Any:
         if self._collection is None:
             client = self._server_client() if self.config.mode == "server" else self._embedded_client()
@@ -211,10 +216,13 @@ class ChromaStore:
                 where=_where(where),
                 include=["documents", "metadatas", "distances"],
             )
+        # A chunk deleted by another process can linger in an embedded client's in-memory vector
+        # index: it comes back without its text. It is gone, so it is no hit.
         return [
             [
                 Hit(id=chunk_id, text=text, score=1.0 - float(distance), metadata=dict(metadata or {}))
                 for chunk_id, text, metadata, distance in zip(ids, texts, metadatas, distances)
+                if text is not None
             ]
             for ids, texts, metadatas, distances in zip(
                 result["ids"], result["documents"], result["metadatas"], result["distances"]

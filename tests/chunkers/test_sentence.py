@@ -29,7 +29,7 @@ def test_chunks_are_whole_sentences_within_size(
     minilm_counter: TokenCounter, size: int, overlap: int
 ) -> None:
     document = Document(english_text(40, seed=20), {"source": "a.md"})
-    chunks = make(minilm_counter, size=size, overlap=overlap).chunk(document)
+    chunks = list(make(minilm_counter, size=size, overlap=overlap).chunk(document))
     counts = check_chunks(document, chunks, minilm_counter, max_tokens=size)
     assert sum(counts) / len(counts) > size * 0.5
     for chunk in chunks:
@@ -40,7 +40,7 @@ def test_chunks_are_whole_sentences_within_size(
 
 def test_overlap_is_whole_trailing_sentences(minilm_counter: TokenCounter) -> None:
     document = Document(english_text(40, seed=21), {"source": "a.md"})
-    chunks = make(minilm_counter, size=120, overlap=40).chunk(document)
+    chunks = list(make(minilm_counter, size=120, overlap=40).chunk(document))
     check_chunks(document, chunks, minilm_counter, max_tokens=120)
     repeated = shared(chunks, document)
     assert sum(bool(text) for text in repeated) > len(repeated) * 0.8
@@ -53,7 +53,7 @@ def test_overlap_is_whole_trailing_sentences(minilm_counter: TokenCounter) -> No
 def test_a_line_break_does_not_end_a_sentence(minilm_counter: TokenCounter) -> None:
     text = "This sentence was wrapped\nby a PDF extractor. Here is the next one."
     document = Document(text, {"source": "a.pdf"})
-    chunks = make(minilm_counter, size=12, overlap=0).chunk(document)
+    chunks = list(make(minilm_counter, size=12, overlap=0).chunk(document))
     assert [chunk.text for chunk in chunks] == [
         "This sentence was wrapped\nby a PDF extractor.",
         "Here is the next one.",
@@ -66,7 +66,7 @@ def test_chinese_sentences(minilm_counter: TokenCounter) -> None:
         ({"size": 60, "overlap": 20}, {"max_tokens": 60}),
         ({"size": 90, "overlap": 0, "unit": "characters"}, {"max_chars": 90}),
     ):
-        chunks = make(minilm_counter, **params).chunk(document)
+        chunks = list(make(minilm_counter, **params).chunk(document))
         check_chunks(document, chunks, minilm_counter, **limits)
         for chunk in chunks:
             assert chunk.text[-1] in "。！？；”"
@@ -76,7 +76,7 @@ def test_chinese_sentences(minilm_counter: TokenCounter) -> None:
 def test_sentence_longer_than_size_falls_back_to_words(minilm_counter: TokenCounter) -> None:
     long_sentence = " ".join(["retrieval augmented generation"] * 400) + "."
     document = Document(f"A short one. {long_sentence} Another short one.", {"source": "a.txt"})
-    chunks = make(minilm_counter, size=50, overlap=10).chunk(document)
+    chunks = list(make(minilm_counter, size=50, overlap=10).chunk(document))
     check_chunks(document, chunks, minilm_counter, max_tokens=50)
     assert chunks[0].text.startswith("A short one.")
     assert chunks[-1].text.endswith("Another short one.")
@@ -85,5 +85,5 @@ def test_sentence_longer_than_size_falls_back_to_words(minilm_counter: TokenCoun
 def test_cjk_run_and_huge_word_fall_back_to_characters(minilm_counter: TokenCounter) -> None:
     for text in ("检索增强生成" * 1000, "a.b," * 1250):
         document = Document(text, {"source": "blob.txt"})
-        chunks = make(minilm_counter, size=100, overlap=10).chunk(document)
+        chunks = list(make(minilm_counter, size=100, overlap=10).chunk(document))
         check_chunks(document, chunks, minilm_counter, max_tokens=100)

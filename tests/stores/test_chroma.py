@@ -132,3 +132,23 @@ def test_vectors_come_back_in_the_order_asked(store: ChromaStore) -> None:
     ids = [chunk.id for chunk in _chunks()]
     assert np.allclose(store.vectors([ids[2], ids[0]]), vectors[[2, 0]], atol=1e-6)
     assert store.vectors([]).size == 0
+
+
+def test_chunks_another_process_deleted_never_come_back_without_text(tmp_path: Path) -> None:
+    """The embedded client's in-memory vector index keeps ids another process deleted; they are no hits."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "chroma"
+    store = ChromaStore(ChromaStore.Config(path=str(path)))
+    chunks, vectors = _chunks(), _unit(3)
+    store.upsert(chunks, vectors)
+    assert len(store.query(vectors[:1], k=3)[0]) == 3  # the vector index is now loaded in this process
+    deleted = [chunks[0].id, chunks[2].id]
+    script = (
+        "import sys; from ragkit.stores.chroma import ChromaStore\n"
+        "ChromaStore(ChromaStore.Config(path=sys.argv[1])).delete(sys.argv[2:])\n"
+    )
+    subprocess.run([sys.executable, "-c", script, str(path), *deleted], check=True, timeout=120)
+    hits = store.query(vectors[:1], k=3)[0]
+    assert all(hit.text for hit in hits) and not {hit.id for hit in hits} & set(deleted)
