@@ -111,6 +111,7 @@ def main() -> int:
     parser.add_argument("-o", "--override", action="append", default=[], metavar="KEY.PATH=VALUE")
     parser.add_argument("--label", required=True)
     parser.add_argument("--limit", type=int, help="only the first N questions of each half (a quick look)")
+    parser.add_argument("--formats", help="only answerable questions over these formats (pdf,html,md,txt), and the unanswerable ones")
     args = parser.parse_args()
     extra: dict[str, Any] = {}
     for text in args.override:
@@ -119,6 +120,8 @@ def main() -> int:
     for spec in args.set:
         name, _, store = spec.partition("=")
         questions = half(name, args.half)[: args.limit]
+        if args.formats:
+            questions = [q for q in questions if q["answers"] == [] or q.get("format") in args.formats.split(",")]
         rag = RAG.from_yaml(args.pipeline, merge({"store": {"path": store}}, json.loads(json.dumps(extra))))
         started = time.perf_counter()
         report = rag.evaluate([{k: v for k, v in q.items() if k in ("id", "question", "answers", "file", "page")} for q in questions], k=10, progress=True)

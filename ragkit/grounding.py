@@ -93,7 +93,7 @@ def degenerate_reason(text: str, question: str, passages: Sequence[Hit]) -> str 
     if not (terms(bare) - terms(question) - _ANSWER_WORDS):
         return "says nothing beyond the question"
     line = _folded(bare).rstrip(".:。：")
-    if len(line.split()) <= HEADING_WORDS:
+    if _heading_like(bare):
         for hit in passages:
             title = hit.metadata.get("title")
             lines = [*hit.text.splitlines(), title if isinstance(title, str) else ""]
@@ -160,10 +160,15 @@ def best_sentence(question: str, passages: Sequence[Hit]) -> tuple[int, str] | N
     return None if best is None else (best[1], best[2][:SPAN_CHARS])
 
 
+def _heading_like(line: str) -> bool:
+    """Short (two Chinese characters count as a word) and without a sentence end: a heading, a caption, a label."""
+    words = len(line.split()) + len(_HAN.findall(line)) // 2
+    return words <= HEADING_WORDS and not re.search(r"[.!?。！？]$", strip_citations(line).strip())
+
+
 def _says_nothing(sentence: str, question: str) -> bool:
-    """A heading-like line (short, no sentence end) or one with nothing beyond the question: no answer to extract."""
-    short = len(sentence.split()) <= HEADING_WORDS and not re.search(r"[.!?。！？]$", sentence.strip())
-    return short or not (terms(sentence) - terms(question) - _ANSWER_WORDS)
+    """A heading-like line or one with nothing beyond the question: no answer to extract."""
+    return _heading_like(sentence) or not (terms(sentence) - terms(question) - _ANSWER_WORDS)
 
 
 def _span(text: str, wanted: set[str]) -> str:

