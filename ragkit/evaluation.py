@@ -27,11 +27,10 @@ allowed, and ``id`` is carried into the results. The rules:
 - **No ``answers`` key**: retrieval only.
 - **False abstentions**: the share of answerable questions (gold answers or a
   gold file) on which ragkit abstained.
-- **Latency**: mean seconds per question per stage. With generation they are
-  those of ``RAG.ask_many`` (retrieve = embed + search, augment, generate), which
-  answers with the pipeline's own number of passages; the ranking metrics come
-  from a separate retrieval of the top ``k``. Batched stages are timed per batch
-  and divided among its questions.
+- **Latency**: mean seconds per question per stage: retrieve (embed + search, one
+  batch at depth ``k`` for all questions, reranker included), then augment and
+  generate (``answer_many``, from the pipeline's own number of those passages).
+  Batched stages are timed per batch and divided among its questions.
 """
 
 from __future__ import annotations
@@ -45,13 +44,26 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ragkit.grounding import degenerate_reason
 from ragkit.types import Answer, Hit
 
-if TYPE_CHECKING:
-    from ragkit.pipeline import RAG
+
+
+class Evaluated(Protocol):
+    """What evaluation needs of a pipeline (``RAG`` is one): its public query path, nothing inside it."""
+
+    @property
+    def top_k(self) -> int: ...
+
+    def warm_up(self, generate: bool = True) -> None: ...
+
+    def retrieve_many(
+        self, questions: Sequence[str], k: int | None = None, where: dict[str, Any] | None = None
+    ) -> list[list[Hit]]: ...
+
+    def answer_many(self, questions: Sequence[str], hits: Sequence[list[Hit]]) -> list[Answer]: ...
 
 HIT_DEPTHS = (1, 3, 5, 10)
 
@@ -408,7 +420,7 @@ def _rounded(data: Any) -> Any:
 
 
 def evaluate(
-    rag: RAG,
+    rag: Evaluated,
     questions: str | Path | Iterable[EvalQuestion | dict[str, Any]],
     *,
     k: int = 10,
@@ -463,7 +475,7 @@ def _questions(questions: str | Path | Iterable[EvalQuestion | dict[str, Any]]) 
     return "questions", items
 
 
-def _answer(rag: RAG, questions: list[str], hits: list[list[Hit]], progress: bool | None) -> list[Answer]:
+def _answer(rag: Evaluated, questions: list[str], hits: list[list[Hit]], progress: bool | None) -> list[Answer]:
     from tqdm import tqdm
 
     show = progress is True or (progress is None and sys.stderr.isatty())

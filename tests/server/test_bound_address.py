@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from serving import STARTUP_SECONDS, TINY_GENERATOR, TOKEN_ENV, free_port, pipeline_file
+from serving import STARTUP_SECONDS, TINY_GENERATOR, TOKEN_ENV, free_port, pipeline_file, stop
 
 RUN = (
     "import sys, uvicorn\n"
@@ -45,12 +45,7 @@ def _uvicorn(pipeline: Path, host: str, log: Path) -> Iterator[str]:
                 time.sleep(0.2)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def _until_ready(url: str, expected: str) -> httpx.Response:
