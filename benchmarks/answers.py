@@ -36,6 +36,7 @@ from typing import Any
 import yaml
 
 from ragkit import RAG
+from ragkit.config import deep_merge
 from ragkit.evaluation import contains_answers
 from ragkit.grounding import is_refusal
 
@@ -54,12 +55,6 @@ def override(text: str) -> dict[str, Any]:
         node = node.setdefault(key, {})
     node[keys[-1]] = yaml.safe_load(value)
     return result
-
-
-def merge(into: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    for key, value in extra.items():
-        into[key] = merge(into.get(key, {}), value) if isinstance(value, dict) else value
-    return into
 
 
 def half(name: str, which: str) -> list[dict[str, Any]]:
@@ -96,8 +91,11 @@ def sweep(paths: list[str]) -> None:
                 abstained_right.append(abstains)
             else:
                 false_abstained.append(abstains)
-        mean = lambda values: sum(values) / len(values) if values else 0.0  # noqa: E731
-        print(f"{threshold:11.2f}  {mean(correct):8.3f}  {mean(abstained_right):10.3f}  {mean(false_abstained):17.3f}")
+        print(f"{threshold:11.2f}  {_mean(correct):8.3f}  {_mean(abstained_right):10.3f}  {_mean(false_abstained):17.3f}")
+
+
+def _mean(values: list[bool]) -> float:
+    return sum(values) / len(values) if values else 0.0
 
 
 def main() -> int:
@@ -115,14 +113,14 @@ def main() -> int:
     args = parser.parse_args()
     extra: dict[str, Any] = {}
     for text in args.override:
-        merge(extra, override(text))
+        extra = deep_merge(extra, override(text))
     RESULTS.mkdir(exist_ok=True)
     for spec in args.set:
         name, _, store = spec.partition("=")
         questions = half(name, args.half)[: args.limit]
         if args.formats:
             questions = [q for q in questions if q["answers"] == [] or q.get("format") in args.formats.split(",")]
-        rag = RAG.from_yaml(args.pipeline, merge({"store": {"path": store}}, json.loads(json.dumps(extra))))
+        rag = RAG.from_yaml(args.pipeline, deep_merge({"store": {"path": store}}, extra))
         started = time.perf_counter()
         report = rag.evaluate([{k: v for k, v in q.items() if k in ("id", "question", "answers", "file", "page")} for q in questions], k=10, progress=True)
         seconds = time.perf_counter() - started

@@ -14,14 +14,13 @@ same ``Answer``.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from ragkit.citations import strip_citations
 from ragkit.config import AnswerConfig
 from ragkit.generators.base import Generator, Messages
-from ragkit.grounding import best_sentence, degenerate_reason, ground, is_refusal
+from ragkit.grounding import best_sentence, degenerate_reason, ground, is_chinese, is_refusal
 from ragkit.types import Answer, Citation, Hit, Prompt
 
 NO_ANSWER = "The documents do not contain an answer to this question."
@@ -37,16 +36,13 @@ RETRY_REQUEST_ZH = "这个回复没有回答问题。请用一句完整的中文
 # still be replaced before anything reaches the reader.
 HOLD_CHARS = 80
 
-_HAN = re.compile(r"[\u4e00-\u9fff]")
-
-
 def no_answer(question: str) -> str:
     """The abstention text, in the question's language."""
-    return NO_ANSWER_ZH if _HAN.search(question) else NO_ANSWER
+    return NO_ANSWER_ZH if is_chinese(question) else NO_ANSWER
 
 
 def retry_messages(messages: Messages, reply: str, question: str) -> Messages:
-    request = RETRY_REQUEST_ZH if _HAN.search(question) else RETRY_REQUEST
+    request = RETRY_REQUEST_ZH if is_chinese(question) else RETRY_REQUEST
     return [*messages, {"role": "assistant", "content": reply}, {"role": "user", "content": request}]
 
 
@@ -176,13 +172,10 @@ class TokenStream:
                 flowing = True
                 self.text = held
                 yield held
-        reply = Reply(held if not flowing else self.text)
-        if not flowing:
-            passages = self.sources
-            if degenerate_reason(held, self.question, passages):
-                retry = self.answerer.generator.generate(retry_messages(self.prompt_parts.messages, held, self.question))
-                reply = self.answerer.repair(self.question, passages, held, retry)
-            self.text = reply.text.strip()
+        reply = Reply(self.text if flowing else held)
+        if not flowing and degenerate_reason(held, self.question, self.sources):
+            retry = self.answerer.generator.generate(retry_messages(self.prompt_parts.messages, held, self.question))
+            reply = self.answerer.repair(self.question, self.sources, held, retry)
         self.answer = self.answerer.finish(self.question, self.prompt_parts, reply)
         if not flowing:
             # Nothing shown yet: show the answer as ask would give it (an abstention says so).

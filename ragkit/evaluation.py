@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import sys
 import time
 import unicodedata
@@ -46,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from ragkit.grounding import degenerate_reason
+from ragkit.grounding import degenerate_reason, is_chinese
 from ragkit.types import Answer, Hit
 
 
@@ -74,8 +73,6 @@ ANSWER_STAGES = ("retrieve", "augment", "generate")
 # that a GPU still fills its generation batches well.
 GENERATE_SLICE = 32
 
-_HAN = re.compile(r"[\u4e00-\u9fff]")
-
 # A gold answer item: a string that must occur, or alternatives of which one must.
 Gold = str | list[str]
 
@@ -99,7 +96,7 @@ class EvalQuestion:
     @property
     def language(self) -> str:
         """``zh`` for a question written in Chinese, else ``en``: the figures are reported per language."""
-        return "zh" if _HAN.search(self.question) else "en"
+        return "zh" if is_chinese(self.question) else "en"
 
     @property
     def unanswerable(self) -> bool:

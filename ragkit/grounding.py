@@ -78,6 +78,16 @@ def sentences(text: str) -> list[str]:
     return [piece.strip() for piece in _SENTENCE_END.split(text) if piece.strip()]
 
 
+def is_chinese(text: str) -> bool:
+    """Whether ``text`` has Han characters: the answer's language for abstention text, retries and reports."""
+    return _HAN.search(text) is not None
+
+
+def new_terms(text: str, question: str) -> set[str]:
+    """The terms ``text`` adds beyond the question's own and words any answer may use (citations left out)."""
+    return terms(strip_citations(text)) - terms(question) - _ANSWER_WORDS
+
+
 def is_refusal(text: str) -> bool:
     """Whether the reply says the passages do not answer (English or Chinese)."""
     return bool(_REFUSAL.search(strip_citations(text)))
@@ -90,10 +100,10 @@ def degenerate_reason(text: str, question: str, passages: Sequence[Hit]) -> str 
         return "only citation markers" if text.strip() else "empty"
     if is_refusal(bare):
         return None
-    if not (terms(bare) - terms(question) - _ANSWER_WORDS):
+    if not new_terms(bare, question):
         return "says nothing beyond the question"
-    line = _folded(bare).rstrip(".:。：")
     if _heading_like(bare):
+        line = _folded(bare).rstrip(".:。：")
         for hit in passages:
             title = hit.metadata.get("title")
             lines = [*hit.text.splitlines(), title if isinstance(title, str) else ""]
@@ -104,14 +114,13 @@ def degenerate_reason(text: str, question: str, passages: Sequence[Hit]) -> str 
 
 def ground(text: str, question: str, passages: Sequence[Hit], min_support: float) -> Grounding:
     """Attribute each sentence of ``text`` to the passages that support it (see the module doc)."""
-    question_terms = terms(question) | _ANSWER_WORDS
     passage_terms = [terms(hit.text) for hit in passages]
     chinese_passages = [_mostly_chinese(held) for held in passage_terms]
     by_number: dict[int, Citation] = {}
     invalid = 0
     weighed = supported_weight = 0.0
     for sentence in sentences(text):
-        new = terms(strip_citations(sentence)) - question_terms
+        new = new_terms(sentence, question)
         chinese = _mostly_chinese(new)
         comparable = [new if chinese == other else {t for t in new if not _HAN.search(t)} for other in chinese_passages]
         shares = [len(c & held) / len(c) if c else 0.0 for c, held in zip(comparable, passage_terms)]
@@ -168,7 +177,7 @@ def _heading_like(line: str) -> bool:
 
 def _says_nothing(sentence: str, question: str) -> bool:
     """A heading-like line or one with nothing beyond the question: no answer to extract."""
-    return _heading_like(sentence) or not (terms(sentence) - terms(question) - _ANSWER_WORDS)
+    return _heading_like(sentence) or not new_terms(sentence, question)
 
 
 def _span(text: str, wanted: set[str]) -> str:

@@ -3,14 +3,7 @@
 import pytest
 
 from ragkit.citations import MAX_RANGE, cited_numbers, strip_citations
-from ragkit.types import Citation, Hit
-
-
-def _passages(count: int) -> list[Hit]:
-    return [
-        Hit(id=f"id{n}", text=f"passage {n}", score=1 - n / 10, metadata={"source": f"doc{n}.pdf", "page": n})
-        for n in range(1, count + 1)
-    ]
+from ragkit.types import Citation
 
 
 @pytest.mark.parametrize(
