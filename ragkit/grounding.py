@@ -20,6 +20,13 @@ anchors, and a sentence without any is unsupported.
 Two kinds of reply are no answer at all and are caught here too: *degenerate*
 ones (nothing but citation markers or punctuation, a copied heading or passage
 line, the question said back) and refusals ("I do not know").
+
+A question that names an *identifier* (an option such as ``--stop-timeout``, a
+setting such as ``merge.autoSquashLimit``, a path, a macro) asks about that
+identifier; passages none of which contains it cannot answer it, however fluent
+the model's reply. Near-domain questions about settings that do not exist are
+caught this way, which no share of the answer's terms can do: a made-up default
+of ``1`` is a term every passage holds.
 """
 
 from __future__ import annotations
@@ -47,6 +54,15 @@ _REFUSAL = re.compile(
     r"have (?:any |enough )?information)|\bno (?:information|mention|answer)\b|\bnot (?:mentioned|specified|provided|"
     r"stated|found)\b|不知道|没有(?:提到|提及|提供|说明|相关|包含|找到|给出)|未(?:提及|提到|说明|提供|找到)|无法(?:回答|确定|找到)",
     re.IGNORECASE,
+)
+# Runs of printable ASCII: the candidates for identifiers, in English and in Chinese questions alike.
+_ASCII_RUN = re.compile(r"[!-~]+")
+_IDENTIFIER = re.compile(
+    r"^(?:--?[A-Za-z]|\\[A-Za-z]|/\w)"  # an option, a TeX macro, an absolute path
+    r"|\w(?:\.|::|_|/)\w"  # a dotted or scoped setting, snake_case, a relative path
+    r"|[a-z][A-Z]"  # camelCase
+    r"|[A-Za-z]\d|\d[A-Za-z]"  # letters with digits: libpaper1, IPv4, m68k
+    r"|\w-\w+-\w"  # two hyphens: git-sh-setup
 )
 # A copied line longer than this many words is prose, not a heading.
 HEADING_WORDS = 12
@@ -91,6 +107,23 @@ def new_terms(text: str, question: str) -> set[str]:
 def is_refusal(text: str) -> bool:
     """Whether the reply says the passages do not answer (English or Chinese)."""
     return bool(_REFUSAL.search(strip_citations(text)))
+
+
+def identifiers(question: str) -> set[str]:
+    """The identifiers the question names: options, settings, paths, macros, names with digits (see the module doc)."""
+    found = set()
+    for run in _ASCII_RUN.findall(question):
+        token = run.strip("\"'`()[]{}<>?,;:!.")
+        token = token[:-2] if token.endswith("'s") else token
+        if re.search(r"[A-Za-z]", token) and _IDENTIFIER.search(token):
+            found.add(token)
+    return found
+
+
+def missing_identifiers(question: str, passages: Sequence[Hit]) -> set[str]:
+    """The question's identifiers that no passage contains (case folded): a passage set that cannot answer it."""
+    texts = [_folded(hit.text) for hit in passages]
+    return {name for name in identifiers(question) if not any(name.casefold() in text for text in texts)}
 
 
 def degenerate_reason(text: str, question: str, passages: Sequence[Hit]) -> str | None:
@@ -157,27 +190,10 @@ def ground(text: str, question: str, passages: Sequence[Hit], min_support: float
     )
 
 
-def best_sentence(question: str, passages: Sequence[Hit]) -> tuple[int, str] | None:
-    """The passage sentence sharing most terms with the question, as (passage index, sentence): the extractive answer."""
-    wanted = terms(question)
-    best: tuple[int, int, str] | None = None
-    for index, hit in enumerate(passages):
-        for sentence in sentences(hit.text):
-            score = len(wanted & terms(sentence))
-            if score and (best is None or score > best[0]) and not _says_nothing(sentence, question):
-                best = (score, index, sentence)
-    return None if best is None else (best[1], best[2][:SPAN_CHARS])
-
-
 def _heading_like(line: str) -> bool:
     """Short (two Chinese characters count as a word) and without a sentence end: a heading, a caption, a label."""
     words = len(line.split()) + len(_HAN.findall(line)) // 2
     return words <= HEADING_WORDS and not re.search(r"[.!?。！？]$", strip_citations(line).strip())
-
-
-def _says_nothing(sentence: str, question: str) -> bool:
-    """A heading-like line or one with nothing beyond the question: no answer to extract."""
-    return _heading_like(sentence) or not new_terms(sentence, question)
 
 
 def _span(text: str, wanted: set[str]) -> str:

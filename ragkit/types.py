@@ -161,10 +161,12 @@ class Answer:
     cited that no passage has or that do not support its sentence (dropped).
     ``grounded`` says the passages hold what the answer says (``support``: the
     share of its terms beyond the question's that they hold). ``abstained`` is
-    True when the documents do not answer: no passage reached the prompt, the
-    model said it does not know, or its answer was not grounded; ``text`` then
+    True when the documents do not answer: no passage reached the prompt, none
+    holds an identifier the question names, the model said it does not know,
+    or its answer was not grounded; ``text`` then
     says so. ``repaired`` names what replaced a degenerate reply (an empty one,
-    only ``[1]``, a copied heading): ``"regenerated"`` or ``"extracted"``.
+    only ``[1]``, a copied heading): ``"regenerated"``, or ``"abstained"`` when the retry was
+    degenerate too.
     """
 
     question: str

@@ -1,6 +1,6 @@
 """Grounding: sentences attributed to the passages that support them, degenerate replies and refusals caught."""
 
-from ragkit.grounding import best_sentence, degenerate_reason, ground, is_refusal, sentences, terms
+from ragkit.grounding import degenerate_reason, ground, identifiers, is_refusal, missing_identifiers, sentences, terms
 from ragkit.types import Hit
 
 
@@ -91,9 +91,13 @@ def test_refusals_in_english_and_chinese() -> None:
     assert not is_refusal("It does not need root.")
 
 
-def test_the_extractive_answer_is_the_passage_sentence_closest_to_the_question() -> None:
-    assert best_sentence("Which socket does the Docker daemon listen on?", PASSAGES) == (
-        1,
-        "The Docker daemon listens on /var/run/docker.sock by default.",
-    )
-    assert best_sentence("Quantum chromodynamics?", PASSAGES) is None
+def test_identifiers_are_options_settings_paths_macros_and_names_with_digits() -> None:
+    question = "Does merge.autoSquashLimit, --depth, /etc/papersize, \\LTmaxpages, libpaper1 or git-sh-setup's rule apply?"
+    assert identifiers(question) == {"merge.autoSquashLimit", "--depth", "/etc/papersize", "\\LTmaxpages", "libpaper1", "git-sh-setup"}
+    assert identifiers("Debian 的 /etc/apt/sources.list 文件在哪里？") == {"/etc/apt/sources.list"}
+    assert identifiers("Is a self-built single-user kernel faster?") == set()
+
+
+def test_an_identifier_is_missing_when_no_passage_holds_it_in_any_case() -> None:
+    assert missing_identifiers("How deep is a git clone --DEPTH 1?", PASSAGES) == set()
+    assert missing_identifiers("What does git clone --shallow-since do?", PASSAGES) == {"--shallow-since"}

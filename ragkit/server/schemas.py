@@ -87,10 +87,10 @@ class AskResponse(BaseModel):
 
     question: str
     answer: str
-    abstained: bool = Field(description="the documents do not answer: nothing retrieved, a refusal, or an unsupported reply")
+    abstained: bool = Field(description="the documents do not answer: nothing retrieved, a named identifier in no passage, a refusal, or an unsupported reply")
     grounded: bool = Field(description="the passages hold what the answer says")
     support: float
-    repaired: str | None = Field(description="what replaced a degenerate reply: regenerated or extracted")
+    repaired: str | None = Field(description="what replaced a degenerate reply: regenerated, or abstained when the retry was degenerate too")
     draft: str = Field(description="the model's own reply where `answer` is not it")
     citations: list[CitationOut]
     invalid_citations: int

@@ -7,14 +7,10 @@ protocol; a small scripted HTTP server for what a healthy server never does
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -22,6 +18,7 @@ import pytest
 from paths import REPO, SAMPLE_DOCS
 from ragkit.generators.huggingface import TransformersGenerator
 from ragkit.generators.openai import OpenAIGenerator, RemoteGeneratorError
+from scripted import Reply, Scripted, completion
 from serving import Server, free_port
 
 MESSAGES = [
@@ -94,54 +91,6 @@ def test_a_closed_port_fails_clearly_after_the_retries(caplog: pytest.LogCapture
         list(generator.stream(MESSAGES[0]))
 
 
-@dataclass
-class Reply:
-    status: int = 200
-    body: object = None  # JSON, or a list of SSE data payloads when ``stream``
-    headers: dict[str, str] = field(default_factory=dict)
-    stream: bool = False
-    delay: float = 0.0
-
-
-class Scripted:
-    """A real HTTP server on loopback that answers with the ``replies`` given, in order, and records the requests."""
-
-    def __init__(self, replies: list[Reply]):
-        self.replies = list(replies)
-        self.requests: list[tuple[dict[str, str], dict]] = []
-        script = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers["Content-Length"])
-                script.requests.append((dict(self.headers), json.loads(self.rfile.read(length))))
-                reply = script.replies.pop(0)
-                time.sleep(reply.delay)
-                if reply.stream:
-                    payload = "".join(f"data: {item if isinstance(item, str) else json.dumps(item)}\n\n" for item in reply.body)
-                    data, kind = payload.encode(), "text/event-stream"
-                elif isinstance(reply.body, str):
-                    data, kind = reply.body.encode(), "text/plain"
-                else:
-                    data, kind = json.dumps(reply.body).encode(), "application/json"
-                self.send_response(reply.status)
-                for name, value in {"Content-Type": kind, "Content-Length": str(len(data)), **reply.headers}.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def scripted() -> Iterator[type]:
     servers: list[Scripted] = []
@@ -155,16 +104,12 @@ def scripted() -> Iterator[type]:
         server.close()
 
 
-def _completion(text: str) -> dict:
-    return {"choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}]}
-
-
 def _chunk(text: str) -> dict:
     return {"choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]}
 
 
 def test_the_key_comes_from_the_named_environment_variable(scripted, monkeypatch: pytest.MonkeyPatch) -> None:
-    server = scripted(Reply(body=_completion(" with key ")), Reply(body=_completion("without")))
+    server = scripted(Reply(body=completion(" with key ")), Reply(body=completion("without")))
     generator = _generator(server.url, api_key_env=KEY_ENV, temperature=0.3, max_tokens=17)
     monkeypatch.setenv(KEY_ENV, "sk-local-123")
     assert generator.generate(MESSAGES[0]) == "with key"
@@ -179,7 +124,7 @@ def test_overload_and_server_errors_are_retried_with_backoff(scripted, caplog: p
     server = scripted(
         Reply(503, {"error": {"message": "loading model"}}, {"Retry-After": "0"}),
         Reply(429, {"error": {"message": "slow down"}}),
-        Reply(body=_completion("finally")),
+        Reply(body=completion("finally")),
     )
     with caplog.at_level(logging.WARNING):
         assert _generator(server.url, backoff=0.01).generate(MESSAGES[0]) == "finally"
@@ -217,7 +162,7 @@ def test_refusals_are_not_retried_and_say_what_the_server_said(scripted, reply: 
 
 
 def test_a_stalled_server_times_out_without_a_retry(scripted) -> None:
-    server = scripted(Reply(body=_completion("late"), delay=1.0), Reply(body=_completion("unused")))
+    server = scripted(Reply(body=completion("late"), delay=1.0), Reply(body=completion("unused")))
     with pytest.raises(RemoteGeneratorError, match=r"sent no answer within 0.3s \(generator.timeout\); not retried"):
         _generator(server.url, timeout=0.3).generate(MESSAGES[0])
     assert len(server.requests) == 1
