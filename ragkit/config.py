@@ -69,7 +69,7 @@ class LoadingConfig(BaseModel):
 
 
 class AnswerConfig(BaseModel):
-    """How a reply is checked against its passages before it is the answer (``ragkit.grounding``)."""
+    """How passages become the prompt's context, and how a reply is checked against them (``ragkit.grounding``)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -81,6 +81,9 @@ class AnswerConfig(BaseModel):
     # Abstain, without generating, when the question names an identifier (an option, a setting, a path)
     # that none of its passages contains: caught 9 of 17 near-domain questions on the English dev half.
     require_identifiers: bool = True
+    # Chunks of the same document added on each side of every retrieved passage before the prompt is
+    # built (small-to-big, ``ragkit.neighbours``); 0: the passages as retrieved.
+    neighbours: int = Field(default=0, ge=0, le=5)
 
 
 class PipelineConfig(BaseModel):

@@ -44,10 +44,11 @@ from ragkit.indexes.base import KeywordIndex
 from ragkit.loaders.base import LoadError, Loader
 from ragkit.loaders.walker import printable, walk
 from ragkit.manifest import Entry, Manifest, SettingsChangedError, StoreLockedError, exclusive, file_digest
+from ragkit.neighbours import widen
 from ragkit.rerankers.base import Reranker
 from ragkit.retrievers.base import Retriever
 from ragkit.stores.base import StoreFullError, StoreUnavailableError, VectorStore, Where
-from ragkit.types import Answer, Chunk, Document, Failed, Hit, IngestReport, Skipped, content_hash
+from ragkit.types import Answer, Chunk, Document, Failed, Hit, IngestReport, Prompt, Skipped, content_hash
 
 log = logging.getLogger(__name__)
 
@@ -590,7 +591,7 @@ class RAG:
         """Answer questions from passages already retrieved for them (as ``retrieve_many`` returns them)."""
         timings: dict[str, float] = {}
         with _timed(timings, "augment"):
-            prompts = [self.augmenter.build(question, found) for question, found in zip(questions, hits)]
+            prompts = [self._prompt(question, found) for question, found in zip(questions, hits)]
         with _timed(timings, "generate"):
             answers = self.answerer.answer_many(questions, prompts)
         for answer in answers:
@@ -611,7 +612,11 @@ class RAG:
 
     def stream(self, question: str, k: int | None = None, where: Where | None = None) -> TokenStream:
         """Like ``ask``, but the answer arrives token by token; ``stream.answer`` is ``ask``'s answer once it ends."""
-        return self.answerer.stream(question, self.augmenter.build(question, self.retrieve(question, k, where)))
+        return self.answerer.stream(question, self._prompt(question, self.retrieve(question, k, where)))
+
+    def _prompt(self, question: str, hits: list[Hit]) -> Prompt:
+        """The prompt for ``question``: its passages widened by their neighbours where configured, then the augmenter's."""
+        return self.augmenter.build(question, widen(hits, self.store, self.config.answer.neighbours))
 
     def evaluate(
         self,

@@ -611,3 +611,13 @@ def test_a_dead_worker_costs_no_file(tmp_path: Path, test_loaders: LoadingSectio
     assert report.failed == [] and report.added == sorted(files)
     local, local_ids, local_rows = _ingest_state(_rag(tmp_path / "local", loading={**test_loaders, "workers": 0}), folder)
     assert (ids, rows) == (local_ids, local_rows)
+
+
+def test_neighbours_widen_the_passages_the_prompt_holds(ingested: RAG) -> None:
+    wide = _rag(Path(ingested.store.config.path), answer={"abstain_unsupported": False, "neighbours": 1})
+    question = "How large are Lumen chunks?"
+    hits = ingested.retrieve(question)
+    answer = wide.ask(question)
+    assert [hit.id for hit in answer.sources] == [hit.id for hit in hits][: len(answer.sources)]
+    assert all(hit.text in wider.text for hit, wider in zip(hits, answer.sources))
+    assert sum(len(hit.text) for hit in answer.sources) > sum(len(hit.text) for hit in hits[: len(answer.sources)])

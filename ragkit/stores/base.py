@@ -55,6 +55,11 @@ class VectorStore(Protocol):
         """Every stored chunk with its id, ``batch_size`` at a time (to rebuild a keyword index from the store)."""
         ...
 
+    def chunks_at(self, document: Where, ordinals: Sequence[int]) -> list[Chunk]:
+        """The stored chunks of one document (``document``: its ``root``, ``source`` and ``page``) at these ordinals,
+        in any order (to widen a retrieved chunk with its neighbours)."""
+        ...
+
     def vectors(self, ids: Sequence[str]) -> np.ndarray:
         """The stored vectors of ``ids``, one row each in that order (for diversifying results)."""
         ...

@@ -240,6 +240,18 @@ class ChromaStore:
             chunks = [Chunk(text, dict(metadata or {})) for text, metadata in zip(page["documents"], page["metadatas"])]
             yield list(page["ids"]), chunks
 
+    def chunks_at(self, document: Where, ordinals: Sequence[int]) -> list[Chunk]:
+        if not ordinals:
+            return []
+        where = {**document, "ordinal": {"$in": list(ordinals)}}
+        with self._talking():
+            found = self.collection.get(where=_where(where), include=["documents", "metadatas"])
+        return [
+            Chunk(text, dict(metadata or {}))
+            for text, metadata in zip(found["documents"], found["metadatas"])
+            if text is not None
+        ]
+
     def vectors(self, ids: Sequence[str]) -> np.ndarray:
         if not ids:
             return np.zeros((0, 0), dtype=np.float32)

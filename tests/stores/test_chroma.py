@@ -152,3 +152,11 @@ def test_chunks_another_process_deleted_never_come_back_without_text(tmp_path: P
     subprocess.run([sys.executable, "-c", script, str(path), *deleted], check=True, timeout=120)
     hits = store.query(vectors[:1], k=3)[0]
     assert all(hit.text for hit in hits) and not {hit.id for hit in hits} & set(deleted)
+
+
+def test_chunks_at_returns_one_documents_chunks_at_the_ordinals(store: ChromaStore) -> None:
+    chunks = [*_chunks(), Chunk("page three", {"source": "b.pdf", "file_type": "pdf", "ordinal": 1, "page": 3})]
+    store.upsert(chunks, _unit(len(chunks)))
+    assert sorted(chunk.text for chunk in store.chunks_at({"source": "a.md"}, [1, 5])) == ["beta text"]
+    assert [chunk.text for chunk in store.chunks_at({"source": "b.pdf", "page": 3}, [0, 1])] == ["page three"]
+    assert store.chunks_at({"source": "a.md"}, []) == []
