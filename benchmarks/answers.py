@@ -109,6 +109,7 @@ def main() -> int:
     parser.add_argument("-o", "--override", action="append", default=[], metavar="KEY.PATH=VALUE")
     parser.add_argument("--label", required=True)
     parser.add_argument("--limit", type=int, help="only the first N questions of each half (a quick look)")
+    parser.add_argument("--sample", type=int, metavar="N", help="N questions of each half, evenly spaced (answerable and unanswerable in their proportion): for slow variants")
     parser.add_argument("--formats", help="only answerable questions over these formats (pdf,html,md,txt), and the unanswerable ones")
     args = parser.parse_args()
     extra: dict[str, Any] = {}
@@ -118,6 +119,8 @@ def main() -> int:
     for spec in args.set:
         name, _, store = spec.partition("=")
         questions = half(name, args.half)[: args.limit]
+        if args.sample and args.sample < len(questions):
+            questions = [questions[index * len(questions) // args.sample] for index in range(args.sample)]
         if args.formats:
             questions = [q for q in questions if q["answers"] == [] or q.get("format") in args.formats.split(",")]
         rag = RAG.from_yaml(args.pipeline, deep_merge({"store": {"path": store}}, extra))
