@@ -84,6 +84,9 @@ class AnswerConfig(BaseModel):
     # Chunks of the same document added on each side of every retrieved passage before the prompt is
     # built (small-to-big, ``ragkit.neighbours``); 0: the passages as retrieved.
     neighbours: int = Field(default=0, ge=0, le=5)
+    # Keep only this many sentences of each passage, those closest to the question (each with the one
+    # after it), to shorten the prompt (``ragkit.compression``); 0: whole passages.
+    sentences: int = Field(default=0, ge=0)
 
 
 class PipelineConfig(BaseModel):

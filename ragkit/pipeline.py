@@ -36,6 +36,7 @@ from ragkit import registry
 from ragkit.answering import Answerer, TokenStream
 from ragkit.augmenters.base import Augmenter
 from ragkit.chunkers.base import Chunker
+from ragkit.compression import compress
 from ragkit.config import PipelineConfig, StageConfig, deep_merge, load_config, load_yaml
 from ragkit.embedders.base import Embedder
 from ragkit.evaluation import EvalQuestion, EvalReport, evaluate
@@ -615,8 +616,11 @@ class RAG:
         return self.answerer.stream(question, self._prompt(question, self.retrieve(question, k, where)))
 
     def _prompt(self, question: str, hits: list[Hit]) -> Prompt:
-        """The prompt for ``question``: its passages widened by their neighbours where configured, then the augmenter's."""
-        return self.augmenter.build(question, widen(hits, self.store, self.config.answer.neighbours))
+        """The prompt for ``question``: its passages widened by their neighbours, then cut to the sentences closest
+        to it, where configured; then the augmenter's."""
+        settings = self.config.answer
+        passages = compress(question, widen(hits, self.store, settings.neighbours), self.embedder, settings.sentences)
+        return self.augmenter.build(question, passages)
 
     def evaluate(
         self,
