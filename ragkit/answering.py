@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from ragkit.citations import strip_citations
 from ragkit.config import AnswerConfig
 from ragkit.generators.base import Generator, Messages
-from ragkit.grounding import degenerate_reason, ground, is_chinese, is_refusal, missing_identifiers
+from ragkit.grounding import degenerate_reason, ground, is_chinese, is_fragment, is_refusal, missing_identifiers, terms
 from ragkit.types import Answer, Citation, Hit, Prompt
 
 NO_ANSWER = "The documents do not contain an answer to this question."
@@ -31,6 +31,10 @@ NO_ANSWER_ZH = "文档中没有这个问题的答案。"
 # nothing but numbers is the usual failure (citations come from grounding anyway).
 RETRY_REQUEST = "That reply does not answer the question. Answer it in one complete sentence that states the answer itself."
 RETRY_REQUEST_ZH = "这个回复没有回答问题。请用一句完整的中文句子直接说出答案。"
+# Sent after a bare value ("10", "`prune`"): the same answer, said as a sentence that names what it is.
+COMPLETE_REQUEST = "Say that again as one complete sentence that also names what the question asks about."
+COMPLETE_REQUEST_ZH = "请把这个回答写成一句完整的中文句子。"
+REQUESTS = {"degenerate": (RETRY_REQUEST, RETRY_REQUEST_ZH), "fragment": (COMPLETE_REQUEST, COMPLETE_REQUEST_ZH)}
 
 # A streamed reply is held back until it is this long, so a degenerate one (``[1]``, a heading) can
 # still be replaced before anything reaches the reader.
@@ -41,9 +45,18 @@ def no_answer(question: str) -> str:
     return NO_ANSWER_ZH if is_chinese(question) else NO_ANSWER
 
 
-def retry_messages(messages: Messages, reply: str, question: str) -> Messages:
-    request = RETRY_REQUEST_ZH if is_chinese(question) else RETRY_REQUEST
+def retry_messages(messages: Messages, reply: str, question: str, kind: str) -> Messages:
+    """The conversation so far, the reply shown back, and the request for what ``kind`` of reply it was lacks."""
+    english, chinese = REQUESTS[kind]
+    request = chinese if is_chinese(question) else english
     return [*messages, {"role": "assistant", "content": reply}, {"role": "user", "content": request}]
+
+
+def reply_kind(text: str, question: str, passages: Sequence[Hit]) -> str | None:
+    """``degenerate`` (no answer at all), ``fragment`` (a bare value), or None: what a reply needs regenerating for."""
+    if degenerate_reason(text, question, passages):
+        return "degenerate"
+    return "fragment" if is_fragment(text) and not is_refusal(text) else None
 
 
 @dataclass
@@ -78,22 +91,31 @@ class Answerer:
         return not (self.config.require_identifiers and missing_identifiers(question, prompt.passages))
 
     def _replies(self, questions: Sequence[str], prompts: Sequence[Prompt]) -> list[Reply]:
-        """Generate in batches; regenerate the degenerate replies in one more batch."""
+        """Generate in batches; regenerate the degenerate replies and the bare values in one more batch."""
         if not prompts:
             return []
         texts = self.generator.generate_batch([prompt.messages for prompt in prompts])
         replies = [Reply(text) for text in texts]
-        bad = [i for i, text in enumerate(texts) if degenerate_reason(text, questions[i], prompts[i].passages)]
-        if bad:
+        kinds = {i: kind for i, text in enumerate(texts) if (kind := reply_kind(text, questions[i], prompts[i].passages))}
+        if kinds:
             retries = self.generator.generate_batch(
-                [retry_messages(prompts[i].messages, texts[i], questions[i]) for i in bad]
+                [retry_messages(prompts[i].messages, texts[i], questions[i], kind) for i, kind in kinds.items()]
             )
-            for i, retry in zip(bad, retries):
-                replies[i] = self.repair(questions[i], prompts[i].passages, texts[i], retry)
+            for (i, kind), retry in zip(kinds.items(), retries):
+                replies[i] = self.repair(questions[i], prompts[i].passages, texts[i], retry, kind)
         return replies
 
-    def repair(self, question: str, passages: Sequence[Hit], draft: str, retry: str) -> Reply:
-        """The regenerated reply, or no reply (an abstention) where that is degenerate too."""
+    def repair(self, question: str, passages: Sequence[Hit], draft: str, retry: str, kind: str) -> Reply:
+        """What replaces a reply of ``kind`` (``reply_kind``) given its regeneration.
+
+        A degenerate reply gives way to a regeneration that is not degenerate,
+        else to an abstention. A bare value gives way to a sentence only if the
+        sentence keeps every term of the value (the answer may gain words, not
+        change), else it stands.
+        """
+        if kind == "fragment":
+            keeps = not degenerate_reason(retry, question, passages) and terms(strip_citations(draft)) <= terms(retry)
+            return Reply(retry, "completed", draft) if keeps else Reply(draft)
         if not degenerate_reason(retry, question, passages):
             return Reply(retry, "regenerated", draft)
         return Reply("", "abstained", draft)
@@ -179,9 +201,10 @@ class TokenStream:
                 self.text = held
                 yield held
         reply = Reply(self.text if flowing else held)
-        if not flowing and degenerate_reason(held, self.question, self.sources):
-            retry = self.answerer.generator.generate(retry_messages(self.prompt_parts.messages, held, self.question))
-            reply = self.answerer.repair(self.question, self.sources, held, retry)
+        kind = None if flowing else reply_kind(held, self.question, self.sources)
+        if kind:
+            retry = self.answerer.generator.generate(retry_messages(self.prompt_parts.messages, held, self.question, kind))
+            reply = self.answerer.repair(self.question, self.sources, held, retry, kind)
         self.answer = self.answerer.finish(self.question, self.prompt_parts, reply)
         if not flowing:
             # Nothing shown yet: show the answer as ask would give it (an abstention says so).

@@ -64,6 +64,8 @@ _IDENTIFIER = re.compile(
     r"|[A-Za-z]\d|\d[A-Za-z]"  # letters with digits: libpaper1, IPv4, m68k
     r"|\w-\w+-\w"  # two hyphens: git-sh-setup
 )
+# A reply of at most this many words without a sentence end is a bare value, not a sentence.
+FRAGMENT_WORDS = 3
 # A copied line longer than this many words is prose, not a heading.
 HEADING_WORDS = 12
 SPAN_CHARS = 300
@@ -124,6 +126,14 @@ def missing_identifiers(question: str, passages: Sequence[Hit]) -> set[str]:
     """The question's identifiers that no passage contains (case folded): a passage set that cannot answer it."""
     texts = [_folded(hit.text) for hit in passages]
     return {name for name in identifiers(question) if not any(name.casefold() in text for text in texts)}
+
+
+def is_fragment(text: str) -> bool:
+    """A bare value (a number, a name, an option) with no sentence around it: at most ``FRAGMENT_WORDS`` words
+    (two Chinese characters count as one) and no sentence end. It may be right, but it does not say what it is."""
+    bare = strip_citations(text).strip()
+    words = len(bare.split()) + len(_HAN.findall(bare)) // 2
+    return bool(_HAS_CONTENT.search(bare)) and words <= FRAGMENT_WORDS and not re.search(r"[.!?。！？]$", bare)
 
 
 def degenerate_reason(text: str, question: str, passages: Sequence[Hit]) -> str | None:

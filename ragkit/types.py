@@ -166,7 +166,7 @@ class Answer:
     or its answer was not grounded; ``text`` then
     says so. ``repaired`` names what replaced a degenerate reply (an empty one,
     only ``[1]``, a copied heading): ``"regenerated"``, or ``"abstained"`` when the retry was
-    degenerate too.
+    degenerate too; ``"completed"`` when a bare value was said again as a sentence.
     """
 
     question: str

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ragkit.answering import NO_ANSWER, RETRY_REQUEST, Answerer
+from ragkit.answering import COMPLETE_REQUEST, NO_ANSWER, RETRY_REQUEST, Answerer
 from ragkit.config import AnswerConfig
 from ragkit.generators.openai import OpenAIGenerator
 from ragkit.types import Hit, Prompt
@@ -74,3 +74,16 @@ def test_the_identifier_check_can_be_turned_off(server: list[Scripted]) -> None:
     answerer, script = _answerer(server, "Docker waits 10 seconds.", require_identifiers=False)
     [answer] = answerer.answer_many(["What is the default of docker run --stop-grace-period?"], [PROMPT])
     assert answer.text == "Docker waits 10 seconds." and len(script.requests) == 1
+
+
+def test_a_bare_value_is_completed_into_a_sentence_that_keeps_it(server: list[Scripted]) -> None:
+    answerer, script = _answerer(server, "10 seconds", "Docker waits 10 seconds before killing the container.")
+    [answer] = answerer.answer_many([QUESTION], [PROMPT])
+    assert (answer.text, answer.repaired, answer.draft) == ("Docker waits 10 seconds before killing the container.", "completed", "10 seconds")
+    assert script.requests[1][1]["messages"][-1] == {"role": "user", "content": COMPLETE_REQUEST}
+
+
+def test_a_sentence_that_changes_the_value_is_refused_and_the_value_stands(server: list[Scripted]) -> None:
+    answerer, _ = _answerer(server, "10 seconds", "Docker waits 30 seconds.")
+    [answer] = answerer.answer_many([QUESTION], [PROMPT])
+    assert (answer.text, answer.repaired) == ("10 seconds", None)

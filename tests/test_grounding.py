@@ -1,6 +1,6 @@
 """Grounding: sentences attributed to the passages that support them, degenerate replies and refusals caught."""
 
-from ragkit.grounding import degenerate_reason, ground, identifiers, is_refusal, missing_identifiers, sentences, terms
+from ragkit.grounding import degenerate_reason, ground, identifiers, is_fragment, is_refusal, missing_identifiers, sentences, terms
 from ragkit.types import Hit
 
 
@@ -101,3 +101,9 @@ def test_identifiers_are_options_settings_paths_macros_and_names_with_digits() -
 def test_an_identifier_is_missing_when_no_passage_holds_it_in_any_case() -> None:
     assert missing_identifiers("How deep is a git clone --DEPTH 1?", PASSAGES) == set()
     assert missing_identifiers("What does git clone --shallow-since do?", PASSAGES) == {"--shallow-since"}
+
+
+def test_a_bare_value_is_a_fragment_and_a_sentence_is_not() -> None:
+    assert is_fragment("10") and is_fragment("`docker image prune`") and is_fragment("SIGTERM [1]") and is_fragment("dpkg 命令")
+    assert not is_fragment("Docker waits 10 seconds.") and not is_fragment("It is 10 seconds by default")
+    assert not is_fragment("[1]")  # no content at all: degenerate, not a fragment

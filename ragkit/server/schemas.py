@@ -90,7 +90,7 @@ class AskResponse(BaseModel):
     abstained: bool = Field(description="the documents do not answer: nothing retrieved, a named identifier in no passage, a refusal, or an unsupported reply")
     grounded: bool = Field(description="the passages hold what the answer says")
     support: float
-    repaired: str | None = Field(description="what replaced a degenerate reply: regenerated, or abstained when the retry was degenerate too")
+    repaired: str | None = Field(description="what replaced a degenerate reply (regenerated; abstained when the retry was degenerate too) or a bare value (completed)")
     draft: str = Field(description="the model's own reply where `answer` is not it")
     citations: list[CitationOut]
     invalid_citations: int
