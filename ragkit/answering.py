@@ -52,11 +52,12 @@ def retry_messages(messages: Messages, reply: str, question: str, kind: str) -> 
     return [*messages, {"role": "assistant", "content": reply}, {"role": "user", "content": request}]
 
 
-def reply_kind(text: str, question: str, passages: Sequence[Hit]) -> str | None:
-    """``degenerate`` (no answer at all), ``fragment`` (a bare value), or None: what a reply needs regenerating for."""
+def reply_kind(text: str, question: str, passages: Sequence[Hit], fragments: bool = True) -> str | None:
+    """``degenerate`` (no answer at all), ``fragment`` (a bare value, when ``fragments``), or None: what a reply
+    needs regenerating for."""
     if degenerate_reason(text, question, passages):
         return "degenerate"
-    return "fragment" if is_fragment(text) and not is_refusal(text) else None
+    return "fragment" if fragments and is_fragment(text) and not is_refusal(text) else None
 
 
 @dataclass
@@ -96,7 +97,7 @@ class Answerer:
             return []
         texts = self.generator.generate_batch([prompt.messages for prompt in prompts])
         replies = [Reply(text) for text in texts]
-        kinds = {i: kind for i, text in enumerate(texts) if (kind := reply_kind(text, questions[i], prompts[i].passages))}
+        kinds = {i: kind for i, text in enumerate(texts) if (kind := self.kind(text, questions[i], prompts[i]))}
         if kinds:
             retries = self.generator.generate_batch(
                 [retry_messages(prompts[i].messages, texts[i], questions[i], kind) for i, kind in kinds.items()]
@@ -104,6 +105,10 @@ class Answerer:
             for (i, kind), retry in zip(kinds.items(), retries):
                 replies[i] = self.repair(questions[i], prompts[i].passages, texts[i], retry, kind)
         return replies
+
+    def kind(self, text: str, question: str, prompt: Prompt) -> str | None:
+        """What the reply needs regenerating for, under this pipeline's settings (``reply_kind``)."""
+        return reply_kind(text, question, prompt.passages, self.config.complete_fragments)
 
     def repair(self, question: str, passages: Sequence[Hit], draft: str, retry: str, kind: str) -> Reply:
         """What replaces a reply of ``kind`` (``reply_kind``) given its regeneration.
@@ -201,7 +206,7 @@ class TokenStream:
                 self.text = held
                 yield held
         reply = Reply(self.text if flowing else held)
-        kind = None if flowing else reply_kind(held, self.question, self.sources)
+        kind = None if flowing else self.answerer.kind(held, self.question, self.prompt_parts)
         if kind:
             retry = self.answerer.generator.generate(retry_messages(self.prompt_parts.messages, held, self.question, kind))
             reply = self.answerer.repair(self.question, self.sources, held, retry, kind)

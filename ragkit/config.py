@@ -81,6 +81,8 @@ class AnswerConfig(BaseModel):
     # Abstain, without generating, when the question names an identifier (an option, a setting, a path)
     # that none of its passages contains: caught 9 of 17 near-domain questions on the English dev half.
     require_identifiers: bool = True
+    # Ask once more for a sentence when the reply is a bare value ("10", "`prune`"), kept only if it keeps the value.
+    complete_fragments: bool = True
     # Chunks of the same document added on each side of every retrieved passage before the prompt is
     # built (small-to-big, ``ragkit.neighbours``); 0: the passages as retrieved.
     neighbours: int = Field(default=0, ge=0, le=5)

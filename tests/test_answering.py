@@ -87,3 +87,9 @@ def test_a_sentence_that_changes_the_value_is_refused_and_the_value_stands(serve
     answerer, _ = _answerer(server, "10 seconds", "Docker waits 30 seconds.")
     [answer] = answerer.answer_many([QUESTION], [PROMPT])
     assert (answer.text, answer.repaired) == ("10 seconds", None)
+
+
+def test_bare_values_stand_when_completion_is_off(server: list[Scripted]) -> None:
+    answerer, script = _answerer(server, "10 seconds", complete_fragments=False)
+    [answer] = answerer.answer_many([QUESTION], [PROMPT])
+    assert (answer.text, answer.repaired, len(script.requests)) == ("10 seconds", None, 1)
