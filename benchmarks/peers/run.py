@@ -437,7 +437,8 @@ def _ragkit_row(path: Path) -> dict[str, Any]:
         "file": str(path),
         "set": data.get("set"),
         "half": data.get("half"),
-        "system": f"ragkit ({data.get('label')})",
+        # answers.py runs have carried overrides (``-o generator.max_new_tokens=96``): shown, since the peers get 256
+        "system": f"ragkit ({', '.join([str(data.get('label')), *data.get('overrides', [])])})",
         "answerable": metrics["answers"]["questions"],
         "accuracy": metrics["answers"]["accuracy"],
         "unanswerable": metrics["abstention"]["questions"],
