@@ -6,6 +6,7 @@ inside the timed ``import`` phase: a user pays that time on every ingest too.
 
     python peer_X.py ingest FOLDER --store DIR --model MODEL_DIR [--json OUT]
     python peer_X.py retrieve --store DIR --model MODEL_DIR --questions FILE [--k 10] [--modes dense,keyword,hybrid] [--json OUT]
+    python peer_X.py answer --store DIR --model MODEL_DIR --generator LLM_DIR --questions FILE [--k 5] [--json OUT]
 """
 
 from __future__ import annotations
@@ -35,6 +36,15 @@ IngestFn = Callable[[argparse.Namespace, "Phases"], dict[str, Any]]
 Search = Callable[[str], list[str]]
 # Build the searches of the modes asked for, from the store; returns them by mode name.
 RetrieveFn = Callable[[argparse.Namespace, list[str], "Phases"], dict[str, Search]]
+# One question answered: the reply's text and the source paths of the chunks it was given, best first.
+Ask = Callable[[str], tuple[str, list[str]]]
+# Build the peer's question-answering pipeline from the store and the generator's folder; returns the
+# function that answers one question and a description of the settings used (recorded in the JSON).
+AnswerFn = Callable[[argparse.Namespace, "Phases"], tuple[Ask, dict[str, Any]]]
+
+# ragkit's defaults (pipelines/default.yaml): passages given to the generator, and the reply's length.
+ANSWER_K = 5
+MAX_NEW_TOKENS = 256
 
 
 def offline() -> None:
@@ -62,8 +72,12 @@ class Phases:
         return sum(self.seconds.values())
 
 
-def main(peer: str, ingest: IngestFn, retrieve: RetrieveFn, modes: tuple[str, ...]) -> None:
-    """The command line of one peer script; ``modes`` are the retrieval modes it offers, all run by default."""
+def main(peer: str, ingest: IngestFn, retrieve: RetrieveFn, modes: tuple[str, ...], answer: AnswerFn | None = None) -> None:
+    """The command line of one peer script; ``modes`` are the retrieval modes it offers, all run by default.
+
+    With ``answer``, the script also has an ``answer`` command: every question through the peer's
+    retrieval-augmented generation pipeline over the store, the reply and its sources recorded.
+    """
     offline()
     parser = argparse.ArgumentParser(description=f"Ingest a folder or retrieve from it with {peer} (a ragkit peer benchmark).")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -73,7 +87,17 @@ def main(peer: str, ingest: IngestFn, retrieve: RetrieveFn, modes: tuple[str, ..
     retrieve_parser.add_argument("--questions", type=Path, required=True, help="JSONL with 'id' and 'question'")
     retrieve_parser.add_argument("--k", type=int, default=10)
     retrieve_parser.add_argument("--modes", default=",".join(modes), help=f"comma-separated, of: {', '.join(modes)}")
-    for sub in (ingest_parser, retrieve_parser):
+    subs = [ingest_parser, retrieve_parser]
+    if answer is not None:
+        answer_parser = commands.add_parser("answer", help="generate a reply for every question of a JSONL file")
+        answer_parser.add_argument("--questions", type=Path, required=True, help="JSONL with 'id' and 'question'")
+        answer_parser.add_argument("--generator", type=Path, required=True, help="the generator's local transformers folder")
+        answer_parser.add_argument("--k", type=int, default=ANSWER_K, help="chunks given to the generator")
+        answer_parser.add_argument("--max-new-tokens", type=int, default=MAX_NEW_TOKENS)
+        answer_parser.add_argument("--dtype", choices=("bfloat16", "float32"), default="bfloat16",
+                                   help="the generator's weights (ragkit's default resolves to bfloat16 on a CPU with bf16)")
+        subs.append(answer_parser)
+    for sub in subs:
         sub.add_argument("--store", type=Path, required=True, help="the persistent store's folder")
         sub.add_argument("--model", type=Path, required=True, help="the embedding model's local folder")
         sub.add_argument("--json", type=Path, default=None, help="also write the result here")
@@ -81,16 +105,20 @@ def main(peer: str, ingest: IngestFn, retrieve: RetrieveFn, modes: tuple[str, ..
 
     if args.command == "ingest":
         result = _ingest(peer, args, ingest)
+    elif args.command == "answer":
+        assert answer is not None
+        result = _answer(peer, args, answer)
     else:
         asked = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
         unknown = sorted(set(asked) - set(modes))
         if unknown:
             parser.error(f"--modes: {peer} offers {', '.join(modes)}, not {', '.join(unknown)}")
         result = _retrieve(peer, args, retrieve, asked)
-    text = json.dumps(result, indent=2)
+    answering = args.command == "answer"
+    text = json.dumps(result, ensure_ascii=not answering, indent=1 if answering else 2)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text)
+        args.json.write_text(text, encoding="utf-8")
     print(json.dumps(_summary(result)))
 
 
@@ -126,6 +154,44 @@ def _retrieve(peer: str, args: argparse.Namespace, retrieve: RetrieveFn, modes: 
     for mode in modes:
         results[mode] = run_questions(questions, lambda text: [relative(p, root) for p in searches[mode](text)], args.k)
     return {"peer": peer, "store": str(args.store), "k": args.k, "setup_phases": phases.seconds, "modes": results}
+
+
+def _answer(peer: str, args: argparse.Namespace, answer: AnswerFn) -> dict[str, Any]:
+    """Every question through the peer's RAG pipeline, one at a time, each timed from question to reply.
+
+    The JSON is rewritten after every question, so a run cut short still holds what it answered.
+    """
+    note_path = args.store / STORE_NOTE
+    if not note_path.exists():
+        sys.exit(f"{peer}: no {STORE_NOTE} in {args.store}; run `ingest FOLDER --store {args.store}` first")
+    root = json.loads(note_path.read_text())["folder"]
+    questions = load_questions(args.questions)
+    phases = Phases()
+    ask, settings = answer(args, phases)
+    result: dict[str, Any] = {
+        "peer": peer,
+        "store": str(args.store),
+        "model": str(args.model),
+        "generator": str(args.generator),
+        "k": args.k,
+        "max_new_tokens": args.max_new_tokens,
+        "dtype": args.dtype,
+        "setup_phases": phases.seconds,
+        "settings": settings,
+        "questions": [],
+    }
+    for item in questions:
+        started = time.perf_counter()
+        reply, sources = ask(item["question"])
+        seconds = time.perf_counter() - started
+        result["questions"].append(
+            {"id": item["id"], "reply": reply, "sources": [relative(path, root) for path in sources[: args.k]], "seconds": seconds}
+        )
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+        print(f"{item['id']}: {seconds:.1f} s: {reply[:100]!r}", file=sys.stderr, flush=True)
+    return result
 
 
 def run_questions(questions: list[dict[str, Any]], search: Search, k: int) -> dict[str, Any]:
@@ -187,6 +253,10 @@ def files_in(folder: Path) -> list[Path]:
 
 def _summary(result: dict[str, Any]) -> dict[str, Any]:
     """The result without per-question lists, for the one line printed on stdout."""
+    if "questions" in result:
+        seconds = [item["seconds"] for item in result["questions"]]
+        return {key: value for key, value in result.items() if key != "questions"} | {
+            "answered": len(seconds), "mean_seconds": statistics.fmean(seconds) if seconds else 0.0}
     if "modes" not in result:
         return result
     return {**result, "modes": {mode: data["latency"] for mode, data in result["modes"].items()}}

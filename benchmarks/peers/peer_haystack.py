@@ -19,6 +19,14 @@
   ``InMemoryBM25Retriever`` over the stored chunks copied into an ``InMemoryDocumentStore``, since
   Chroma has no BM25 (keyword); both joined by ``DocumentJoiner(join_mode="reciprocal_rank_fusion")``
   (hybrid), as in Haystack's hybrid retrieval tutorial.
+- answer: the RAG pipeline of Haystack's first-RAG-pipeline tutorial ("Creating Your First QA
+  Pipeline with Retrieval-Augmentation"): ``SentenceTransformersTextEmbedder`` →
+  ``ChromaEmbeddingRetriever(top_k=k)`` → ``ChatPromptBuilder`` with the tutorial's template (one
+  user message, ``TEMPLATE``) → ``TransformersChatGenerator`` from transformers-haystack, loading
+  the generator's folder with a transformers ``text-generation`` pipeline and applying the
+  tokenizer's chat template. (In haystack-ai 3.x the local Hugging Face generators, formerly
+  ``HuggingFaceLocalChatGenerator``, live in that integration package.) Greedy decoding
+  (``do_sample=False``), ``max_new_tokens`` as ragkit's (the component's default is 512).
 """
 
 from __future__ import annotations
@@ -27,11 +35,23 @@ import argparse
 import logging
 from typing import Any
 
-from peer_common import CHUNK_OVERLAP, CHUNK_TOKENS, Phases, Search, chunk_stats, files_in, main
+from peer_common import CHUNK_OVERLAP, CHUNK_TOKENS, Ask, Phases, Search, chunk_stats, files_in, main
 
 COLLECTION = "haystack"
 WORDS = 90  # 2,184 chunks of 170 tokens on average on the corpus sample, against ragkit's 2,167 of 172
 OVERLAP_WORDS = round(WORDS * CHUNK_OVERLAP / CHUNK_TOKENS)
+# The RAG prompt of Haystack's tutorial 27, "Creating Your First QA Pipeline with Retrieval-Augmentation".
+TEMPLATE = """
+Given the following information, answer the question.
+
+Context:
+{% for document in documents %}
+    {{ document.content }}
+{% endfor %}
+
+Question: {{question}}
+Answer:
+"""
 MIME_TYPES = {"application/pdf": "pdf", "text/html": "html", "text/markdown": "markdown", "text/plain": "text"}
 
 
@@ -143,5 +163,53 @@ def retrieve(args: argparse.Namespace, modes: list[str], phases: Phases) -> dict
         return {mode: search(*branches[mode]) for mode in modes}
 
 
+def answer(args: argparse.Namespace, phases: Phases) -> tuple[Ask, dict[str, Any]]:
+    with phases.timed("import"):
+        import torch
+        from haystack import Pipeline
+        from haystack.components.builders import ChatPromptBuilder
+        from haystack.dataclasses import ChatMessage
+        from haystack.utils import ComponentDevice
+        from haystack_integrations.components.embedders.sentence_transformers import SentenceTransformersTextEmbedder
+        from haystack_integrations.components.generators.transformers import TransformersChatGenerator
+        from haystack_integrations.components.retrievers.chroma import ChromaEmbeddingRetriever
+        from haystack_integrations.document_stores.chroma import ChromaDocumentStore
+    with phases.timed("setup"):
+        store = ChromaDocumentStore(collection_name=COLLECTION, persist_path=str(args.store))
+        rag = Pipeline()
+        rag.add_component("embedder", SentenceTransformersTextEmbedder(model=str(args.model), progress_bar=False))
+        rag.add_component("retriever", ChromaEmbeddingRetriever(document_store=store, top_k=args.k))
+        rag.add_component("prompt_builder", ChatPromptBuilder(template=[ChatMessage.from_user(TEMPLATE)], required_variables="*"))
+        rag.add_component("llm", TransformersChatGenerator(
+            model=str(args.generator),
+            task="text-generation",  # given, so that the task is not looked up on the Hub
+            device=ComponentDevice.from_str("cpu"),
+            generation_kwargs={"max_new_tokens": args.max_new_tokens, "do_sample": False},
+            huggingface_pipeline_kwargs={"dtype": getattr(torch, args.dtype)},
+        ))  # fmt: skip
+        rag.connect("embedder.embedding", "retriever.query_embedding")
+        rag.connect("retriever.documents", "prompt_builder.documents")
+        rag.connect("prompt_builder.prompt", "llm.messages")
+        rag.warm_up()
+
+    def ask(question: str) -> tuple[str, list[str]]:
+        output = rag.run(
+            {"embedder": {"text": question}, "prompt_builder": {"question": question}}, include_outputs_from={"retriever"}
+        )
+        replies = output["llm"]["replies"]
+        text = (replies[0].text or "") if replies else ""
+        return text, [document.meta.get("file_path", "") for document in output["retriever"]["documents"]]
+
+    settings = {
+        "pipeline": f"SentenceTransformersTextEmbedder -> ChromaEmbeddingRetriever(top_k={args.k}) -> "
+        "ChatPromptBuilder([ChatMessage.from_user(TEMPLATE)]) -> TransformersChatGenerator",
+        "llm": f"TransformersChatGenerator(model=FOLDER, task='text-generation', device=cpu, generation_kwargs="
+        f"{{'max_new_tokens': {args.max_new_tokens}, 'do_sample': False}}, dtype={args.dtype})",
+        "template": [{"role": "user", "content": TEMPLATE}],
+        "retrieval": "dense",
+    }
+    return ask, settings
+
+
 if __name__ == "__main__":
-    main("Haystack", ingest, retrieve, ("dense", "keyword", "hybrid"))
+    main("Haystack", ingest, retrieve, ("dense", "keyword", "hybrid"), answer)

@@ -14,6 +14,14 @@
 - retrieve: ``index.as_retriever(similarity_top_k=k)`` (dense); ``BM25Retriever`` from
   llama-index-retrievers-bm25 over the stored nodes (keyword); ``QueryFusionRetriever`` of both
   with ``mode="reciprocal_rerank"`` and ``num_queries=1`` (hybrid).
+- answer: the default query engine, ``index.as_query_engine(llm=..., similarity_top_k=k)``, with
+  llama-index-llms-huggingface's ``HuggingFaceLLM`` loading the generator's folder
+  (``model_name`` and ``tokenizer_name``) and ``is_chat_model=True``: its default
+  ``messages_to_prompt`` applies the tokenizer's chat template, and the query engine picks its
+  default chat prompts (``CHAT_TEXT_QA_PROMPT``: a system message and the context and query in a
+  user message; response mode ``compact``). Greedy decoding (``do_sample=False``),
+  ``max_new_tokens`` as ragkit's. ``Settings.tokenizer`` is the generator's tokenizer, which the
+  prompt helper counts the context window in (its default, tiktoken's, needs a download).
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from peer_common import CHUNK_OVERLAP, CHUNK_TOKENS, Phases, Search, chunk_stats, main
+from peer_common import CHUNK_OVERLAP, CHUNK_TOKENS, Ask, Phases, Search, chunk_stats, main
 
 COLLECTION = "llamaindex"
 METADATA_TOKENS = 30  # the file path (and page label) embedded with every chunk, counted in its size
@@ -102,5 +110,51 @@ def retrieve(args: argparse.Namespace, modes: list[str], phases: Phases) -> dict
     return {mode: search(retrievers[mode]) for mode in modes}
 
 
+def answer(args: argparse.Namespace, phases: Phases) -> tuple[Ask, dict[str, Any]]:
+    with phases.timed("import"):
+        import chromadb
+        import torch
+        from llama_index.core import Settings, VectorStoreIndex
+        from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+        from llama_index.llms.huggingface import HuggingFaceLLM
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+        from transformers import AutoTokenizer
+    with phases.timed("setup"):
+        collection = chromadb.PersistentClient(path=str(args.store)).get_collection(COLLECTION)
+        index = VectorStoreIndex.from_vector_store(
+            ChromaVectorStore(chroma_collection=collection), embed_model=HuggingFaceEmbedding(model_name=str(args.model))
+        )
+        folder = str(args.generator)
+        Settings.tokenizer = AutoTokenizer.from_pretrained(folder).encode
+        llm = HuggingFaceLLM(
+            model_name=folder,
+            tokenizer_name=folder,
+            max_new_tokens=args.max_new_tokens,
+            device_map="cpu",
+            model_kwargs={"dtype": getattr(torch, args.dtype)},
+            generate_kwargs={"do_sample": False},
+            is_chat_model=True,
+        )
+        engine = index.as_query_engine(llm=llm, similarity_top_k=args.k)
+    prompts = engine.get_prompts()
+    qa = prompts.get("response_synthesizer:text_qa_template")
+    chosen = qa.select(llm) if hasattr(qa, "select") else qa
+
+    def ask(question: str) -> tuple[str, list[str]]:
+        response = engine.query(question)
+        return str(response.response or ""), [hit.node.metadata.get("file_path", "") for hit in response.source_nodes]
+
+    settings = {
+        "query_engine": f"index.as_query_engine(llm=HuggingFaceLLM(...), similarity_top_k={args.k}), response mode compact",
+        "llm": f"HuggingFaceLLM(model_name=tokenizer_name=FOLDER, is_chat_model=True, max_new_tokens={args.max_new_tokens}, "
+        f"generate_kwargs={{'do_sample': False}}, dtype={args.dtype}, device_map='cpu')",
+        "text_qa_template": [{"role": m.role.value, "content": m.content} for m in chosen.message_templates]
+        if hasattr(chosen, "message_templates") else getattr(chosen, "template", str(chosen)),
+        "context_window": llm.context_window,
+        "retrieval": "dense",
+    }
+    return ask, settings
+
+
 if __name__ == "__main__":
-    main("LlamaIndex", ingest, retrieve, ("dense", "keyword", "hybrid"))
+    main("LlamaIndex", ingest, retrieve, ("dense", "keyword", "hybrid"), answer)

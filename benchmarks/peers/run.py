@@ -2,6 +2,7 @@
 
     python benchmarks/peers/run.py FOLDER                # ingest speed (issue 3)
     python benchmarks/peers/run.py --retrieval FOLDER    # retrieval quality on the dev set (issue 4)
+    python benchmarks/peers/run.py --answers             # answer accuracy on the test halves, same generator
 
 Run it with ragkit's python (``/work/venv/bin/python`` or ``.venv/bin/python``) after
 ``bash benchmarks/peers/setup.sh``. Every system runs in its own process, one after the other,
@@ -19,6 +20,17 @@ Retrieval quality: each system ingests FOLDER, then retrieves the top ``--k`` ch
 question of ``--questions``; a question is answered at rank r when the r-th chunk comes from its
 gold ``file`` (paths compared by suffix: ``html/x.html`` matches ``x.html``). The table gives
 hit@1/3/5/10 and MRR@k for ragkit's pipelines and every peer mode (dense, keyword, hybrid).
+
+Answers: LlamaIndex's default query engine and Haystack's RAG pipeline, each with the generator
+ragkit's pipeline uses (the same transformers folder, greedy, 256 new tokens), the same embedder
+and top-k 5, answer the ``test`` half of ``benchmarks/eval/answers_<set>.jsonl`` (only ids and
+questions reach the peers) over a store each ingested from the set's corpus
+(``--sets zh=/tmp/corpus_zh/full,en=/tmp/corpus/full``; stores kept in ``--stores DIR/<peer>-<set>``
+and reused). Replies are scored here, with ragkit's python, by ragkit's rule:
+``ragkit.evaluation.contains_answers`` for a correct answer, an empty reply or one
+``ragkit.grounding.is_refusal`` matches for an abstention. ``--ragkit-results FILE...`` adds
+ragkit's own rows from ``benchmarks/answers.py`` result files. Written to
+``benchmarks/results/peers_answers_test.json``.
 
 Results go to ``benchmarks/results/peers_<ingest|retrieval>_<folder name>.json`` unless ``--json``;
 ``run.py --table RESULTS.json`` prints a saved run's table again.
@@ -45,6 +57,8 @@ REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO))
 
 from ragkit.config import load_yaml  # noqa: E402
+from ragkit.evaluation import contains_answers  # noqa: E402
+from ragkit.grounding import is_refusal  # noqa: E402
 from ragkit.models import resolve  # noqa: E402
 
 PEERS = ("llamaindex", "langchain", "haystack")
@@ -52,6 +66,9 @@ DEPTHS = (1, 3, 5, 10)
 # ../shared next to the main checkout; a worktree may sit one level deeper.
 SHARED = next((parent / "shared" for parent in REPO.parents if (parent / "shared" / "eval").is_dir()), REPO.parent / "shared")
 QUESTIONS = SHARED / "eval" / "dev_debian_faq.jsonl"
+ANSWER_SETS = REPO / "benchmarks" / "eval"  # answers_<set>.jsonl, with a dev and a test half
+ANSWER_PEERS = ("llamaindex", "haystack")  # the peers with an ``answer`` command
+DEFAULT_SETS = "zh=/tmp/corpus_zh/full,en=/tmp/corpus/full"
 # What each virtualenv's versions are reported for (those installed, of these).
 PACKAGES = (
     "torch", "transformers", "sentence-transformers", "tokenizers", "chromadb", "pypdf", "beautifulsoup4", "lxml",
@@ -60,6 +77,7 @@ PACKAGES = (
     "langchain", "langchain-core", "langchain-classic", "langchain-community", "langchain-huggingface",
     "langchain-chroma", "langchain-text-splitters", "rank-bm25",
     "haystack-ai", "chroma-haystack", "sentence-transformers-haystack", "trafilatura", "markdown-it-py", "mdit-plain",
+    "llama-index-llms-huggingface", "transformers-haystack", "accelerate",
 )
 
 
@@ -80,12 +98,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path, nargs="?", help="the folder every system ingests")
     parser.add_argument("--retrieval", action="store_true", help="measure retrieval quality instead of ingest speed")
+    parser.add_argument("--answers", action="store_true",
+                        help="answer accuracy of the peers on the test halves, with ragkit's generator (no FOLDER)")
+    parser.add_argument("--sets", default=DEFAULT_SETS,
+                        help=f"answers: NAME=CORPUS,... (questions from benchmarks/eval/answers_NAME.jsonl); default {DEFAULT_SETS}")
+    parser.add_argument("--half", default="test", choices=("dev", "test"), help="answers: the half asked (default test)")
+    parser.add_argument("--stores", type=Path, default=Path("/tmp/peer_stores"),
+                        help="answers: the peers' stores, DIR/<peer>-<set>, ingested when missing and then reused")
+    parser.add_argument("--raw", type=Path, default=Path("/tmp/peer_answers"),
+                        help="answers: each peer's replies, DIR/<peer>-<set>-<half>.json; a complete one is reused")
+    parser.add_argument("--fresh", action="store_true", help="answers: generate again even where complete replies exist")
+    parser.add_argument("--partial", action="store_true",
+                        help="answers: only score the replies saved in --raw so far (of a run cut short), generating nothing")
+    parser.add_argument("--limit", type=int, default=None, help="answers: only the first N questions of each half")
+    parser.add_argument("--ragkit-results", type=Path, nargs="*", default=[],
+                        help="answers: benchmarks/answers.py result files (answers-HALF-SET-LABEL.json) for ragkit's rows")
+    parser.add_argument("--note", default="", help="answers: what else ran on the machine, kept with the results")
     parser.add_argument("--questions", type=Path, default=QUESTIONS, help="JSONL with question, id and gold file")
     parser.add_argument("--pipelines", type=Path, nargs="+", default=[REPO / "pipelines" / "default.yaml"],
                         help="ragkit pipeline files, each measured (default: pipelines/default.yaml)")
     parser.add_argument("--peers", default=",".join(PEERS), help=f"comma-separated, of: {', '.join(PEERS)}")
     parser.add_argument("--modes", default="dense,keyword,hybrid", help="the peers' retrieval modes")
-    parser.add_argument("--k", type=int, default=10, help="chunks retrieved per question")
+    parser.add_argument("--k", type=int, default=None, help="chunks retrieved per question (10; answers: 5, ragkit's top_k)")
     parser.add_argument("--repeat", type=int, default=1, help="ingest runs per system (the fastest counts)")
     parser.add_argument("--stop-slower", action="store_true",
                         help="stop a peer's ingest once it has run longer than the fastest peer so far (on a large "
@@ -97,8 +131,14 @@ def main() -> None:
 
     if args.table:
         saved = json.loads(args.table.read_text())
-        print(_retrieval_table(saved) if "scores" in saved else _ingest_table(saved))
+        print(_answers_table(saved) if "answer_scores" in saved
+              else _retrieval_table(saved) if "scores" in saved else _ingest_table(saved))  # fmt: skip
         return
+    if args.answers:
+        args.k = args.k or 5
+        _answers(args)
+        return
+    args.k = args.k or 10
     if args.folder is None:
         parser.error("give the FOLDER to ingest (or --table RESULTS.json)")
     folder = args.folder.resolve()
@@ -236,6 +276,206 @@ def _retrieval(systems: list[System], folder: Path, model: str, args: argparse.N
             _progress(f"{system.name} {mode}: hit@1 {score['hit@1']:.3f}, MRR {score['mrr']:.3f}")
         ingests[system.name]["retrieve_setup_phases"] = retrieved["setup_phases"]
     return {"questions": str(args.questions), "scored": len(gold), "k": args.k, "ingests": ingests, "scores": scores, "rankings": rankings}
+
+
+def _answers(args: argparse.Namespace) -> None:
+    """Each answering peer over each set's test half; the replies scored by ragkit's rule; the table and the JSON."""
+    peers = [name.strip() for name in args.peers.split(",") if name.strip() in ANSWER_PEERS]
+    sets = [spec.partition("=")[::2] for spec in args.sets.split(",") if spec.strip()]
+    pipeline = load_yaml(args.pipelines[0]).stage_configs()  # type: ignore[attr-defined]
+    model = resolve(pipeline["embedder"].model).location
+    generator = resolve(pipeline["generator"].model).converted_dir
+    systems = [System(name, HERE / ".venvs" / name / "bin" / "python", HERE / f"peer_{name}.py", ()) for name in peers]
+    missing = [system.name for system in systems if not system.available()]
+    if missing:
+        sys.exit(f"no virtualenv for {', '.join(missing)}: run `bash benchmarks/peers/setup.sh {' '.join(missing)}` first")
+    out = args.json or REPO / "benchmarks" / "results" / f"peers_answers_{args.half}.json"
+    scratch = Path(tempfile.mkdtemp(prefix="ragkit-peers-answers-"))
+    args.raw.mkdir(parents=True, exist_ok=True)
+    _progress(f"answers: {args.half} halves of {', '.join(name for name, _ in sets)}; generator {generator}; "
+              f"embedder {model}; k {args.k}; scratch {scratch}")  # fmt: skip
+    results: dict[str, Any] = {
+        "command": " ".join(["python", *sys.argv]),
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "note": args.note,
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "half": args.half,
+        "k": args.k,
+        "model": model,
+        "generator": str(generator),
+        "versions": {system.name: _versions(system.python) for system in systems},
+        "ingests": {},
+        "answer_scores": [],
+        "answers": {},
+    }
+    try:
+        for set_name, corpus in sets:
+            questions = _half(set_name, args.half)[: args.limit]
+            asked = scratch / f"questions-{set_name}.jsonl"  # ids and questions only: no gold reaches a peer
+            asked.write_text("".join(json.dumps({"id": q["id"], "question": q["question"]}, ensure_ascii=False) + "\n"
+                                     for q in questions), encoding="utf-8")  # fmt: skip
+            for system in systems:
+                label = f"{system.name}-{set_name}"
+                store = args.stores / label
+                raw = args.raw / f"{label}-{args.half}.json"
+                if args.partial and not raw.exists():
+                    results["answer_scores"].append({"set": set_name, "system": system.name, "error": f"not run: no replies in {raw}"})
+                    continue
+                if not args.partial and not (store / "peer-store.json").exists():
+                    shutil.rmtree(store, ignore_errors=True)
+                    results["ingests"][label] = ingest = _run_ingest(system, Path(corpus).resolve(), model, store, scratch)
+                    if "error" in ingest:
+                        results["answer_scores"].append({"set": set_name, "system": system.name, "error": ingest["error"]})
+                        continue
+                replies = _reusable(raw, questions, args) if not args.fresh else None
+                if args.partial:
+                    replies = json.loads(raw.read_text(encoding="utf-8"))
+                load_before = os.getloadavg()[0]
+                wall = None
+                if replies is None:
+                    command = ["answer", "--store", str(store), "--model", model, "--generator", str(generator),
+                               "--questions", str(asked), "--k", str(args.k), "--json", str(raw)]  # fmt: skip
+                    _progress(f"{system.name}: answer {len(questions)} {set_name} questions")
+                    wall, error = _call(system, command, args.raw / f"{label}-{args.half}.log")
+                    if error:
+                        results["answer_scores"].append({"set": set_name, "system": system.name, "error": error})
+                        continue
+                    replies = json.loads(raw.read_text(encoding="utf-8"))
+                else:
+                    _progress(f"{system.name}: reusing the {set_name} replies in {raw}")
+                score, rows = _score_answers(questions, replies)
+                score.update(set=set_name, system=system.name, setup_phases=replies["setup_phases"],
+                             process_seconds=wall, load_before=load_before, load_after=os.getloadavg()[0],
+                             reused=wall is None)  # fmt: skip
+                results["answer_scores"].append(score)
+                results["answers"][f"{system.name}/{set_name}"] = {"settings": replies["settings"], "questions": rows}
+                _progress(f"{system.name} {set_name}: accuracy {score['accuracy']:.3f}, abstention "
+                          f"{score['abstention']:.3f}, false abstention {score['false_abstention']:.3f}")  # fmt: skip
+        results["ragkit"] = [_ragkit_row(path) for path in args.ragkit_results]
+        text = _answers_table(results)
+        results["table"] = text
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
+        print(text)
+        _progress(f"wrote {out}")
+    finally:
+        if args.keep:
+            _progress(f"kept {scratch}")
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _half(name: str, half: str) -> list[dict[str, Any]]:
+    """The questions of one half of ``benchmarks/eval/answers_<name>.jsonl``."""
+    lines = (ANSWER_SETS / f"answers_{name}.jsonl").read_text(encoding="utf-8").splitlines()
+    return [item for item in (json.loads(line) for line in lines if line.strip()) if item.get("split") == half]
+
+
+def _reusable(raw: Path, questions: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, Any] | None:
+    """A peer's saved replies, when they answer every question asked with the same k; else None."""
+    if not raw.exists():
+        return None
+    saved = json.loads(raw.read_text(encoding="utf-8"))
+    done = {item["id"] for item in saved.get("questions", [])}
+    return saved if saved.get("k") == args.k and {q["id"] for q in questions} <= done else None
+
+
+def _score_answers(questions: list[dict[str, Any]], replies: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """ragkit's rule: correct when not an abstention and ``contains_answers``; an abstention when empty or a refusal.
+
+    Questions without a reply (a run cut short, scored with ``--partial``) are counted as missing
+    and left out of every share.
+    """
+    by_id = {item["id"]: item for item in replies["questions"]}
+    rows = []
+    for question in questions:
+        reply = by_id.get(question["id"])
+        if reply is None:
+            rows.append({"id": question["id"], "answerable": bool(question["answers"]), "missing": True})
+            continue
+        text = reply["reply"]
+        abstained = not text.strip() or is_refusal(text)
+        answerable = bool(question["answers"])
+        sources = reply["sources"]
+        rows.append({
+            "id": question["id"],
+            "answerable": answerable,
+            "reply": text,
+            "abstained": abstained,
+            "correct": answerable and not abstained and contains_answers(text, question["answers"]),
+            "gold_file_retrieved": bool(question.get("file")) and any(_same_file(s, question["file"]) for s in sources),
+            "sources": sources,
+            "seconds": reply["seconds"],
+            "missing": False,
+        })  # fmt: skip
+    answered = [row for row in rows if not row["missing"]]
+    answerable = [row for row in answered if row["answerable"]]
+    unanswerable = [row for row in answered if not row["answerable"]]
+    seconds = [row["seconds"] for row in answered]
+    score = {
+        "questions": len(rows),
+        "missing": sum(row["missing"] for row in rows),
+        "answerable": len(answerable),
+        "accuracy": _mean([row["correct"] for row in answerable]),
+        "unanswerable": len(unanswerable),
+        "abstention": _mean([row["abstained"] for row in unanswerable]),
+        "false_abstention": _mean([row["abstained"] for row in answerable]),
+        "gold_file_retrieved": _mean([row["gold_file_retrieved"] for row in answerable]),
+        "seconds_per_question": _mean(seconds),
+    }
+    return score, rows
+
+
+def _ragkit_row(path: Path) -> dict[str, Any]:
+    """ragkit's figures from a ``benchmarks/answers.py`` result file, or a note that it is not there."""
+    if not path.exists():
+        _progress(f"no ragkit results at {path}; ragkit is left out of the table")
+        return {"file": str(path), "missing": True}
+    data = json.loads(path.read_text(encoding="utf-8"))
+    metrics = data["metrics"]
+    return {
+        "file": str(path),
+        "set": data.get("set"),
+        "half": data.get("half"),
+        # answers.py runs have carried overrides (``-o generator.max_new_tokens=96``): shown, since the peers get 256
+        "system": f"ragkit ({', '.join([str(data.get('label')), *data.get('overrides', [])])})",
+        "answerable": metrics["answers"]["questions"],
+        "accuracy": metrics["answers"]["accuracy"],
+        "unanswerable": metrics["abstention"]["questions"],
+        "abstention": metrics["abstention"]["accuracy"],
+        "false_abstention": metrics["false_abstention"]["rate"],
+        "gold_file_retrieved": metrics.get("retrieval", {}).get("hit@5"),
+        "seconds_per_question": data["seconds"] / max(metrics["questions"], 1),
+    }
+
+
+def _answers_table(results: dict[str, Any]) -> str:
+    def share(value: float | None) -> str:
+        return "-" if value is None else f"{value:.3f}"
+
+    lines = [
+        f"{results['half']} halves; generator {results['generator']}; embedder {results['model']}; top-k {results['k']}",
+        "",
+        "| set | system | accuracy (answerable) | abstention (unanswerable) | false abstention | gold file in top k "
+        "| s/question | load avg before, after |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    rows = [row for row in results.get("ragkit", []) if not row.get("missing")] + results["answer_scores"]
+    order = [name for name, _ in (spec.partition("=")[::2] for spec in DEFAULT_SETS.split(","))]
+    rows.sort(key=lambda row: order.index(row["set"]) if row.get("set") in order else len(order))
+    for row in rows:
+        if "error" in row:
+            lines.append(f"| {row['set']} | {row['system']} | failed: {row['error']} |")
+            continue
+        half = "" if row.get("half") in (None, results["half"]) else f" ({row['half']} half!)"
+        missing = f" (cut short: {row['questions'] - row['missing']} of {row['questions']} answered)" if row.get("missing") else ""
+        load = _load(row) if row.get("process_seconds") else ("reused" if row.get("reused") else "-")
+        lines.append(
+            f"| {row['set']} | {row['system']}{half}{missing} | {share(row['accuracy'])} of {row['answerable']} "
+            f"| {share(row['abstention'])} of {row['unanswerable']} | {share(row['false_abstention'])} "
+            f"| {share(row['gold_file_retrieved'])} | {row['seconds_per_question']:.1f} | {load} |"
+        )
+    return "\n".join(lines)
 
 
 def _score(ranked: dict[str, list[str]], gold: dict[str, str], k: int) -> dict[str, float]:

@@ -16,12 +16,14 @@ TORCH_WHEEL=${TORCH_WHEEL:-/opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_
 
 declare -A PACKAGES=(
     [llamaindex]="llama-index-core==0.14.25 llama-index-embeddings-huggingface==0.8.0 llama-index-readers-file==0.7.0
-                  llama-index-vector-stores-chroma==0.6.0 llama-index-retrievers-bm25==0.8.0 beautifulsoup4==4.15.0"
+                  llama-index-vector-stores-chroma==0.6.0 llama-index-retrievers-bm25==0.8.0 beautifulsoup4==4.15.0
+                  llama-index-llms-huggingface==0.8.0"
     [langchain]="langchain==1.4.7 langchain-classic==1.0.8 langchain-community==0.4.2 langchain-huggingface==1.2.3
                  langchain-chroma==1.1.0 langchain-text-splitters==1.1.3 pypdf==7.1.0 beautifulsoup4==4.15.0
                  lxml==6.1.3 rank-bm25==0.2.2"
     [haystack]="haystack-ai==3.4.0 chroma-haystack==5.0.0 sentence-transformers-haystack==2.0.0 pypdf==7.1.0
-                trafilatura==2.3.1 lxml-html-clean==0.4.6 markdown-it-py==4.3.0 mdit-plain==1.0.1"
+                trafilatura==2.3.1 lxml-html-clean==0.4.6 markdown-it-py==4.3.0 mdit-plain==1.0.1
+                transformers-haystack==2.0.0"
 )
 COMMON="sentence-transformers==6.2.0 transformers==5.23.0 chromadb==1.5.9"
 
