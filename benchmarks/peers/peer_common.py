@@ -142,11 +142,16 @@ def _ingest(peer: str, args: argparse.Namespace, ingest: IngestFn) -> dict[str, 
     }
 
 
-def _retrieve(peer: str, args: argparse.Namespace, retrieve: RetrieveFn, modes: list[str]) -> dict[str, Any]:
-    note_path = args.store / STORE_NOTE
+def _store_root(peer: str, store: Path) -> str:
+    """The folder the store was built from, as its ``ingest`` noted it; a store never ingested ends the run."""
+    note_path = store / STORE_NOTE
     if not note_path.exists():
-        sys.exit(f"{peer}: no {STORE_NOTE} in {args.store}; run `ingest FOLDER --store {args.store}` first")
-    root = json.loads(note_path.read_text())["folder"]
+        sys.exit(f"{peer}: no {STORE_NOTE} in {store}; run `ingest FOLDER --store {store}` first")
+    return json.loads(note_path.read_text())["folder"]
+
+
+def _retrieve(peer: str, args: argparse.Namespace, retrieve: RetrieveFn, modes: list[str]) -> dict[str, Any]:
+    root = _store_root(peer, args.store)
     questions = load_questions(args.questions)
     phases = Phases()
     searches = retrieve(args, modes, phases)
@@ -161,10 +166,7 @@ def _answer(peer: str, args: argparse.Namespace, answer: AnswerFn) -> dict[str, 
 
     The JSON is rewritten after every question, so a run cut short still holds what it answered.
     """
-    note_path = args.store / STORE_NOTE
-    if not note_path.exists():
-        sys.exit(f"{peer}: no {STORE_NOTE} in {args.store}; run `ingest FOLDER --store {args.store}` first")
-    root = json.loads(note_path.read_text())["folder"]
+    root = _store_root(peer, args.store)
     questions = load_questions(args.questions)
     phases = Phases()
     ask, settings = answer(args, phases)

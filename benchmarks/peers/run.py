@@ -176,16 +176,25 @@ def main() -> None:
         else:
             results.update(_ingest(systems, folder, model, args.repeat, scratch, args.stop_slower))
             text = _ingest_table(results)
-        results["table"] = text
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(results, indent=2))
-        print(text)
-        _progress(f"wrote {out}")
+        _finish(results, text, out)
     finally:
-        if args.keep:
-            _progress(f"kept {scratch}")
-        else:
-            shutil.rmtree(scratch, ignore_errors=True)
+        _clean(scratch, args.keep)
+
+
+def _finish(results: dict[str, Any], text: str, out: Path, **dump: Any) -> None:
+    """The table into the results, the results into ``out`` (``dump``: json.dumps options), the table printed."""
+    results["table"] = text
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, **({"indent": 2} | dump)), encoding="utf-8")
+    print(text)
+    _progress(f"wrote {out}")
+
+
+def _clean(scratch: Path, keep: bool) -> None:
+    if keep:
+        _progress(f"kept {scratch}")
+    else:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _systems(pipelines: Sequence[Path], peers: Sequence[str]) -> list[System]:
@@ -353,16 +362,9 @@ def _answers(args: argparse.Namespace) -> None:
                           f"{score['abstention']:.3f}, false abstention {score['false_abstention']:.3f}")  # fmt: skip
         results["ragkit"] = [_ragkit_row(path) for path in args.ragkit_results]
         text = _answers_table(results)
-        results["table"] = text
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
-        print(text)
-        _progress(f"wrote {out}")
+        _finish(results, text, out, ensure_ascii=False, indent=1)
     finally:
-        if args.keep:
-            _progress(f"kept {scratch}")
-        else:
-            shutil.rmtree(scratch, ignore_errors=True)
+        _clean(scratch, args.keep)
 
 
 def _half(name: str, half: str) -> list[dict[str, Any]]:
