@@ -59,6 +59,8 @@ sys.path.insert(0, str(REPO))
 from ragkit.config import load_yaml  # noqa: E402
 from ragkit.evaluation import contains_answers  # noqa: E402
 from ragkit.grounding import is_refusal  # noqa: E402
+from ragkit.devices import resolve_device  # noqa: E402
+from ragkit.generators.huggingface import resolve_model  # noqa: E402
 from ragkit.models import resolve  # noqa: E402
 
 PEERS = ("llamaindex", "langchain", "haystack")
@@ -293,7 +295,8 @@ def _answers(args: argparse.Namespace) -> None:
     sets = [spec.partition("=")[::2] for spec in args.sets.split(",") if spec.strip()]
     pipeline = load_yaml(args.pipelines[0]).stage_configs()  # type: ignore[attr-defined]
     model = resolve(pipeline["embedder"].model).location
-    generator = resolve(pipeline["generator"].model).converted_dir
+    # The model ragkit's generator loads on this machine (``auto``: the 0.5B on a CPU, the 1.5B on CUDA).
+    generator = resolve_model(pipeline["generator"].model, resolve_device(pipeline["generator"].device))[1].converted_dir
     systems = [System(name, HERE / ".venvs" / name / "bin" / "python", HERE / f"peer_{name}.py", ()) for name in peers]
     missing = [system.name for system in systems if not system.available()]
     if missing:

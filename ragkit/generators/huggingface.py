@@ -259,7 +259,7 @@ class TransformersGenerator:
                 return
             started = time.perf_counter()
             device = resolve_device(self.config.device)
-            name, resolved = _resolve_model(self.config.model, device)
+            name, resolved = resolve_model(self.config.model, device)
             dtype = resolve_dtype(self.config.dtype, device)
             tokenizer, model = _load_model(resolved, dtype)
             tokenizer.padding_side = "left"
@@ -272,7 +272,7 @@ class TransformersGenerator:
             )
 
 
-def _resolve_model(model: str, device: str) -> tuple[str, models.ResolvedModel]:
+def resolve_model(model: str, device: str) -> tuple[str, models.ResolvedModel]:
     """The model's name and where it is; ``auto`` on a GPU without the 1.5B installed falls back to the 0.5B, saying so."""
     name = auto_model(device) if model == "auto" else model
     try:

@@ -3,7 +3,7 @@ import logging
 import pytest
 
 from ragkit import models
-from ragkit.generators.huggingface import CPU_MODEL, GPU_MODEL, TransformersGenerator, _resolve_model, auto_model
+from ragkit.generators.huggingface import CPU_MODEL, GPU_MODEL, TransformersGenerator, resolve_model, auto_model
 
 QUESTIONS = [
     [{"role": "user", "content": "short"}],
@@ -93,17 +93,17 @@ def test_out_of_memory_halves_the_generation_batch(tiny_generator: TransformersG
 
 def test_auto_model_is_the_15b_on_cuda_where_installed_and_the_05b_elsewhere(caplog: pytest.LogCaptureFixture) -> None:
     assert auto_model("cpu") == auto_model("mps") == CPU_MODEL and auto_model("cuda:1") == GPU_MODEL
-    assert _resolve_model("auto", "cpu")[0] == CPU_MODEL
+    assert resolve_model("auto", "cpu")[0] == CPU_MODEL
     try:
         models.resolve(GPU_MODEL)
         installed = True
     except models.ModelNotAvailableError:
         installed = False
     with caplog.at_level(logging.WARNING):
-        name, _ = _resolve_model("auto", "cuda")
+        name, _ = resolve_model("auto", "cuda")
     assert name == (GPU_MODEL if installed else CPU_MODEL)
     fell_back = [record.getMessage() for record in caplog.records if "using " + CPU_MODEL in record.getMessage()]
     assert bool(fell_back) == (not installed)
     if not installed:
         with pytest.raises(models.ModelNotAvailableError):
-            _resolve_model(GPU_MODEL, "cuda")  # named, not auto: no fallback
+            resolve_model(GPU_MODEL, "cuda")  # named, not auto: no fallback
