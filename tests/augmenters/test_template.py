@@ -25,7 +25,8 @@ def test_passages_are_numbered_with_sources_and_pages(counter) -> None:
     augmenter = TemplateAugmenter(TemplateAugmenter.Config(), counter=counter)
     prompt = augmenter.build("What is it?", _hits(3))
     system, user = prompt.messages
-    assert system["role"] == "system" and "only" in system["content"] and "square brackets" in system["content"]
+    assert system["role"] == "system" and "only" in system["content"]
+    assert "square brackets" not in system["content"]  # citations come from grounding, not from a request for [n]
     assert "do not know" in system["content"]
     assert "[1] (source: doc0.md)" in user["content"]
     assert "[2] (source: doc1.md, page 3)" in user["content"]
