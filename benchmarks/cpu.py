@@ -69,13 +69,11 @@ def prompt_ids(tokenizer: Any, tokens: int) -> torch.Tensor:
     return torch.tensor([ids[:tokens]])
 
 
-def parameters(model: Any) -> tuple[int, int, int]:
-    """(weight bytes, all parameters, non-embedding parameters); tied embeddings are counted once."""
+def parameters(model: Any) -> tuple[int, int]:
+    """(weight bytes, non-embedding parameters); tied embeddings are counted once."""
     unique = {id(p): p for p in model.parameters()}.values()
     weight_bytes = sum(p.numel() * p.element_size() for p in unique)
-    total = sum(p.numel() for p in unique)
-    embedding = model.get_input_embeddings().weight.numel()
-    return weight_bytes, total, total - embedding
+    return weight_bytes, sum(p.numel() for p in unique) - model.get_input_embeddings().weight.numel()
 
 
 def measure(model: Any, ids: torch.Tensor, new: int) -> tuple[float, float]:
@@ -112,7 +110,7 @@ def main() -> int:
         for dtype in args.dtypes:
             generator = TransformersGenerator(TransformersGenerator.Config(model=name, device="cpu", dtype=dtype))
             model, tokenizer = generator.model, generator.tokenizer
-            weight_bytes, _, non_embedding = parameters(model)
+            weight_bytes, non_embedding = parameters(model)
             decode_floor = weight_bytes / bandwidth
             measure(model, prompt_ids(tokenizer, 16), 2)  # warm-up
             for tokens in args.prompts:

@@ -52,14 +52,6 @@ def retry_messages(messages: Messages, reply: str, question: str, kind: str) -> 
     return [*messages, {"role": "assistant", "content": reply}, {"role": "user", "content": request}]
 
 
-def reply_kind(text: str, question: str, passages: Sequence[Hit], fragments: bool = True) -> str | None:
-    """``degenerate`` (no answer at all), ``fragment`` (a bare value, when ``fragments``), or None: what a reply
-    needs regenerating for."""
-    if degenerate_reason(text, question, passages):
-        return "degenerate"
-    return "fragment" if fragments and is_fragment(text) and not is_refusal(text) else None
-
-
 @dataclass
 class Reply:
     """A reply as the model wrote it, and what replaced it if it was degenerate."""
@@ -107,11 +99,15 @@ class Answerer:
         return replies
 
     def kind(self, text: str, question: str, prompt: Prompt) -> str | None:
-        """What the reply needs regenerating for, under this pipeline's settings (``reply_kind``)."""
-        return reply_kind(text, question, prompt.passages, self.config.complete_fragments)
+        """What the reply needs regenerating for: ``degenerate`` (no answer at all), ``fragment`` (a bare value,
+        when ``answer.complete_fragments``), or None."""
+        if degenerate_reason(text, question, prompt.passages):
+            return "degenerate"
+        fragment = self.config.complete_fragments and is_fragment(text) and not is_refusal(text)
+        return "fragment" if fragment else None
 
     def repair(self, question: str, passages: Sequence[Hit], draft: str, retry: str, kind: str) -> Reply:
-        """What replaces a reply of ``kind`` (``reply_kind``) given its regeneration.
+        """What replaces a reply of ``kind`` (``kind``) given its regeneration.
 
         A degenerate reply gives way to a regeneration that is not degenerate,
         else to an abstention. A bare value gives way to a sentence only if the

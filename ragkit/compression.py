@@ -26,9 +26,11 @@ GAP = " … "
 
 def compress(question: str, hits: Sequence[Hit], embedder: Embedder, keep: int) -> list[Hit]:
     """Each hit cut to its ``keep`` sentences closest to the question and the sentence after each; 0 keeps all."""
+    if keep <= 0:
+        return list(hits)
     units = [sentences(hit.text) for hit in hits]
     flat = [unit for passage in units for unit in passage]
-    if keep <= 0 or not flat:
+    if not flat:
         return list(hits)
     scores = embedder.embed_documents(flat) @ embedder.embed_queries([question])[0]
     compressed, offset = [], 0

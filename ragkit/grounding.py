@@ -131,9 +131,7 @@ def missing_identifiers(question: str, passages: Sequence[Hit]) -> set[str]:
 def is_fragment(text: str) -> bool:
     """A bare value (a number, a name, an option) with no sentence around it: at most ``FRAGMENT_WORDS`` words
     (two Chinese characters count as one) and no sentence end. It may be right, but it does not say what it is."""
-    bare = strip_citations(text).strip()
-    words = len(bare.split()) + len(_HAN.findall(bare)) // 2
-    return bool(_HAS_CONTENT.search(bare)) and words <= FRAGMENT_WORDS and not re.search(r"[.!?。！？]$", bare)
+    return bool(_HAS_CONTENT.search(strip_citations(text))) and _short_unfinished(text, FRAGMENT_WORDS)
 
 
 def degenerate_reason(text: str, question: str, passages: Sequence[Hit]) -> str | None:
@@ -145,7 +143,7 @@ def degenerate_reason(text: str, question: str, passages: Sequence[Hit]) -> str 
         return None
     if not new_terms(bare, question):
         return "says nothing beyond the question"
-    if _heading_like(bare):
+    if _short_unfinished(bare, HEADING_WORDS):  # a heading, a caption, a label
         line = _folded(bare).rstrip(".:。：")
         for hit in passages:
             title = hit.metadata.get("title")
@@ -200,10 +198,11 @@ def ground(text: str, question: str, passages: Sequence[Hit], min_support: float
     )
 
 
-def _heading_like(line: str) -> bool:
-    """Short (two Chinese characters count as a word) and without a sentence end: a heading, a caption, a label."""
-    words = len(line.split()) + len(_HAN.findall(line)) // 2
-    return words <= HEADING_WORDS and not re.search(r"[.!?。！？]$", strip_citations(line).strip())
+def _short_unfinished(text: str, most_words: int) -> bool:
+    """At most ``most_words`` words (two Chinese characters count as one) and no sentence end, citations left out."""
+    bare = strip_citations(text).strip()
+    words = len(bare.split()) + len(_HAN.findall(bare)) // 2
+    return words <= most_words and not re.search(r"[.!?。！？]$", bare)
 
 
 def _span(text: str, wanted: set[str]) -> str:
