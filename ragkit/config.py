@@ -108,7 +108,8 @@ class PipelineConfig(BaseModel):
     # Re-scores the retriever's candidates and keeps the best; None: the retriever's order stands.
     reranker: StageSpec | None = None
     augmenter: StageSpec = Field(default_factory=lambda: StageSpec(type="template"))
-    generator: StageSpec = Field(default_factory=lambda: StageSpec(type="transformers"))
+    # ``auto``: transformers on a GPU, llama.cpp on a CPU where it is installed (``ragkit.generators.auto``).
+    generator: StageSpec = Field(default_factory=lambda: StageSpec(type="auto"))
     answer: AnswerConfig = Field(default_factory=AnswerConfig)
 
     @model_validator(mode="before")

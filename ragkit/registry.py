@@ -38,7 +38,9 @@ _BUILTINS: dict[str, dict[str, str]] = {
     "reranker": {"cross-encoder": "ragkit.rerankers.cross_encoder:CrossEncoderReranker"},
     "augmenter": {"template": "ragkit.augmenters.template:TemplateAugmenter"},
     "generator": {
+        "auto": "ragkit.generators.auto:AutoGenerator",
         "transformers": "ragkit.generators.huggingface:TransformersGenerator",
+        "llamacpp": "ragkit.generators.llamacpp:LlamaCppGenerator",
         "openai": "ragkit.generators.openai:OpenAIGenerator",
     },
 }

@@ -1,6 +1,16 @@
 """Grounding: sentences attributed to the passages that support them, degenerate replies and refusals caught."""
 
-from ragkit.grounding import degenerate_reason, ground, identifiers, is_fragment, is_refusal, missing_identifiers, sentences, terms
+from ragkit.grounding import (
+    degenerate_reason,
+    ground,
+    identifiers,
+    is_fragment,
+    is_refusal,
+    missing_identifiers,
+    new_identifiers,
+    sentences,
+    terms,
+)
 from ragkit.types import Hit
 
 
@@ -41,7 +51,7 @@ def test_a_chinese_sentence_is_attributed_with_its_page_and_span() -> None:
 
 def test_support_is_the_share_of_the_new_terms_the_passages_hold() -> None:
     grounding = ground("Use git clone --depth 1 to get only the newest commit.", "How do I make a shallow clone in git?", PASSAGES, 0.5)
-    assert round(grounding.support, 3) == 0.833  # depth, 1, only, newest, commit held; "get" is not
+    assert round(grounding.support, 3) == 0.857  # depth, 1, only, newest, commit and the option --depth held; "get" is not
     assert grounding.grounded and [citation.number for citation in grounding.citations] == [1]
 
 
@@ -107,3 +117,22 @@ def test_a_bare_value_is_a_fragment_and_a_sentence_is_not() -> None:
     assert is_fragment("10") and is_fragment("`docker image prune`") and is_fragment("SIGTERM [1]") and is_fragment("dpkg 命令")
     assert not is_fragment("Docker waits 10 seconds.") and not is_fragment("It is 10 seconds by default")
     assert not is_fragment("[1]")  # no content at all: degenerate, not a fragment
+
+
+def test_an_answer_that_joins_the_questions_words_into_a_name_is_new_and_grounded_by_that_name() -> None:
+    question = "Which dockerd flag loads an authorization plugin, and can it be given more than once?"
+    reply = "The `--authorization-plugin` flag loads an authorization plugin, and it can be given more than once."
+    assert new_identifiers(reply, question) == {"--authorization-plugin"}
+    assert degenerate_reason(reply, question, []) is None
+    holding = _hit(1, "Use --authorization-plugin=PLUGIN_ID to load a plugin; the flag may be repeated.")
+    assert ground(reply, question, [holding], 0.5).grounded
+    assert not ground(reply, question, [_hit(2, "Plugins extend the daemon; authorization is one kind.")], 0.5).grounded
+    said_back = "The flag loads an authorization plugin and can be given more than once."
+    assert degenerate_reason(said_back, question, []) == "says nothing beyond the question"
+
+
+def test_code_spans_and_dot_names_are_identifiers_but_the_questions_own_are_not_new() -> None:
+    question = "Which docker command switches the default context used by the CLI?"
+    assert new_identifiers("The `docker context use` command switches it.", question) == {"docker context use"}
+    assert new_identifiers("Before .Last.sys, R runs .Last.", "Which function runs before .Last.sys?") == {".last"}
+    assert identifiers("Is .bashrc read by a login shell?") == {".bashrc"}

@@ -274,14 +274,9 @@ class TransformersGenerator:
 
 def resolve_model(model: str, device: str) -> tuple[str, models.ResolvedModel]:
     """The model's name and where it is; ``auto`` on a GPU without the 1.5B installed falls back to the 0.5B, saying so."""
-    name = auto_model(device) if model == "auto" else model
-    try:
-        return name, models.resolve(name)
-    except models.ModelNotAvailableError as exc:
-        if model != "auto" or name == CPU_MODEL:
-            raise
-        log.warning("generator model auto: %s; using %s meanwhile", exc, CPU_MODEL)
-        return CPU_MODEL, models.resolve(CPU_MODEL)
+    if model != "auto":
+        return model, models.resolve(model)
+    return models.resolve_preferred(auto_model(device), CPU_MODEL)
 
 
 def _load_model(resolved: models.ResolvedModel, dtype: Any) -> tuple[Any, Any]:
