@@ -614,10 +614,21 @@ def test_a_dead_worker_costs_no_file(tmp_path: Path, test_loaders: LoadingSectio
 
 
 def test_neighbours_widen_the_passages_the_prompt_holds(ingested: RAG) -> None:
-    wide = _rag(Path(ingested.store.config.path), answer={"abstain_unsupported": False, "neighbours": 1})
+    wide = _rag(Path(ingested.store.config.path), answer={"abstain_unsupported": False, "neighbours": 1, "sentences": 0})
     question = "How large are Lumen chunks?"
     hits = ingested.retrieve(question)
     answer = wide.ask(question)
     assert [hit.id for hit in answer.sources] == [hit.id for hit in hits][: len(answer.sources)]
     assert all(hit.text in wider.text for hit, wider in zip(hits, answer.sources))
     assert sum(len(hit.text) for hit in answer.sources) > sum(len(hit.text) for hit in hits[: len(answer.sources)])
+
+
+def test_by_default_the_prompt_holds_each_passages_sentences_closest_to_the_question(ingested: RAG) -> None:
+    question = "How large are Lumen chunks?"
+    hits = ingested.retrieve(question)
+    answer = ingested.ask(question)
+    assert ingested.config.answer.sentences == 3
+    assert [hit.id for hit in answer.sources] == [hit.id for hit in hits][: len(answer.sources)]
+    assert all(len(kept.text) <= len(hit.text) for kept, hit in zip(answer.sources, hits))
+    assert any(len(kept.text) < len(hit.text) for kept, hit in zip(answer.sources, hits))
+    assert all(kept.text in answer.prompt for kept in answer.sources)
