@@ -54,7 +54,7 @@ class LlamaCppGenerator:
         self.config = config
         self._llama: Any = None
         self._template: Any = None
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()
 
     @property
     def llama(self) -> Any:
@@ -78,9 +78,10 @@ class LlamaCppGenerator:
 
     def stream(self, messages: Messages) -> Iterator[str]:
         """Text as it is decoded; llama.cpp holds back a piece that ends inside a multi-byte character."""
-        prompt = self._tokens(self.render(messages))
+        prompt = self._tokens(self.render(messages))  # loads the model
+        # A plain lock, not an RLock: a server may advance this stream from one worker thread after another.
         with self._lock:
-            chunks = self.llama.create_completion(
+            chunks = self._llama.create_completion(
                 prompt=prompt,
                 max_tokens=self.config.max_new_tokens,
                 temperature=self.config.temperature,

@@ -86,3 +86,14 @@ def test_auto_is_the_15b_where_installed_and_else_the_05b_saying_so(caplog: pyte
         name, path = gguf_path("auto")
     assert name == (AUTO_MODEL if installed else FALLBACK_MODEL) and path.endswith(".gguf")
     assert ("using " + FALLBACK_MODEL in caplog.text) == (not installed)
+
+
+def test_a_stream_may_be_advanced_from_one_thread_after_another(tiny: LlamaCppGenerator) -> None:
+    """As a server's worker pool does; the context's lock must not belong to the thread that took it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    stream, pieces = tiny.stream(QUESTIONS[2]), []
+    with ThreadPoolExecutor(1) as first, ThreadPoolExecutor(1) as rest:  # two live threads: the start, then the rest
+        while (piece := (rest if pieces else first).submit(next, stream, None).result()) is not None:
+            pieces.append(piece)
+    assert len(pieces) > 1 and "".join(pieces).strip() == tiny.generate(QUESTIONS[2])
