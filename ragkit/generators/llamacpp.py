@@ -101,6 +101,8 @@ class LlamaCppGenerator:
         return list(self.llama.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
 
     def _load(self) -> None:
+        if self._llama is not None:  # loaded: no lock, which a stream holds while it is suspended between pieces
+            return
         with self._lock:
             if self._llama is not None:
                 return

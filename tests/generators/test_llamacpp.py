@@ -97,3 +97,17 @@ def test_a_stream_may_be_advanced_from_one_thread_after_another(tiny: LlamaCppGe
         while (piece := (rest if pieces else first).submit(next, stream, None).result()) is not None:
             pieces.append(piece)
     assert len(pieces) > 1 and "".join(pieces).strip() == tiny.generate(QUESTIONS[2])
+
+
+def test_rendering_and_counting_do_not_wait_for_a_stream_in_progress(tiny: LlamaCppGenerator) -> None:
+    """A caller may read the prompt (``TokenStream.prompt``) while its stream is suspended between pieces."""
+    import threading
+
+    stream = tiny.stream(QUESTIONS[2])
+    first = next(stream)
+    counted: list[int] = []
+    worker = threading.Thread(target=lambda: counted.append(tiny.count_prompt_tokens(QUESTIONS[0])), daemon=True)
+    worker.start()
+    worker.join(timeout=30)  # a daemon thread: one left waiting fails the test instead of hanging the run
+    assert counted and counted[0] > 0
+    assert (first + "".join(stream)).strip() == tiny.generate(QUESTIONS[2])
