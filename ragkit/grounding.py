@@ -15,10 +15,11 @@ terms that the best passage of their sentence holds, and it is *grounded* when
 that reaches ``min_support``. An identifier the answer names and the question
 does not (``--authorization-plugin``, ``docker context use``) counts as one
 more new term, found in a passage by its exact text: an answer built of the
-question's own words is still new when it joins them into a name. Across languages (a Chinese sentence, an English
-passage, or the reverse) only the terms both can share are compared, such as
-commands, paths, names and numbers: a cross-lingual answer is grounded by such
-anchors, and a sentence without any is unsupported.
+question's own words is still new when it joins them into a name. Across
+languages (a Chinese sentence, an English passage, or the reverse) only the
+terms both can share are compared, such as commands, paths, names and numbers:
+a cross-lingual answer is grounded by such anchors, and a sentence without any
+is unsupported.
 
 Two kinds of reply are no answer at all and are caught here too: *degenerate*
 ones (nothing but citation markers or punctuation, a copied heading or passage

@@ -24,8 +24,9 @@ log = logging.getLogger(__name__)
 READ_AHEAD = 8
 
 # ``model: auto``. On a GPU the 1.5B model answers in about the time the 0.5B takes, and it answered
-# 15 of 20 real-document questions against the 0.5B's 7 (issue 11's probe; benchmarks/RESULTS.md);
-# on a CPU its prefill makes every answer several times slower, so the CPU keeps the 0.5B.
+# 15 of 20 real-document questions against the 0.5B's 7 (issue 11's probe; benchmarks/RESULTS.md).
+# On a CPU this engine is the fallback (``generators.auto`` picks llama.cpp there), and through it
+# the 1.5B took 2.3-2.7x the 0.5B's time per answer (benchmarks/cpu.py), so it keeps the 0.5B.
 GPU_MODEL = "qwen2.5-coder-1.5b-instruct"
 CPU_MODEL = "qwen2.5-coder-0.5b-instruct"
 
