@@ -193,7 +193,8 @@ def ground(text: str, question: str, passages: Sequence[Hit], min_support: float
         if count:
             weighed += count
             supported_weight += count * max(shares, default=0.0)
-        best = max(range(len(passages)), key=shares.__getitem__, default=None)
+        # Equal shares go to the best-retrieved passage, whatever the order the prompt showed them in.
+        best = max(range(len(passages)), key=lambda index: (shares[index], passages[index].score), default=None)
         supporting = {best} if best is not None and count and shares[best] >= min_support else set()
         for number in cited_numbers(sentence):
             index = number - 1

@@ -49,6 +49,15 @@ def test_a_chinese_sentence_is_attributed_with_its_page_and_span() -> None:
     assert "dpkg -i" in citation.span
 
 
+def test_passages_that_support_a_sentence_equally_cite_the_best_retrieved_whatever_the_prompt_order() -> None:
+    weaker = Hit(id="weak", text="Shallow clones use git clone --depth 1 too.", score=0.2, metadata={"source": "weak.md"})
+    stronger = Hit(id="strong", text="A shallow clone: git clone --depth 1.", score=0.9, metadata={"source": "strong.md"})
+    question = "How do I make a shallow clone in git?"
+    for passages in ([weaker, stronger], [stronger, weaker]):  # best last, then best first
+        [citation] = ground("Use git clone --depth 1.", question, passages, 0.5).citations
+        assert citation.hit_id == "strong"
+
+
 def test_support_is_the_share_of_the_new_terms_the_passages_hold() -> None:
     grounding = ground("Use git clone --depth 1 to get only the newest commit.", "How do I make a shallow clone in git?", PASSAGES, 0.5)
     assert round(grounding.support, 3) == 0.857  # depth, 1, only, newest, commit and the option --depth held; "get" is not
