@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from ragkit.citations import strip_citations
 from ragkit.config import AnswerConfig
 from ragkit.generators.base import Generator, Messages
-from ragkit.grounding import degenerate_reason, ground, is_chinese, is_fragment, is_refusal, missing_identifiers, terms
+from ragkit.grounding import degenerate_reason, ground, is_fragment, is_refusal, missing_identifiers, terms
+from ragkit.language import is_chinese
 from ragkit.types import Answer, Citation, Hit, Prompt
 
 NO_ANSWER = "The documents do not contain an answer to this question."

@@ -45,7 +45,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from ragkit.grounding import degenerate_reason, is_chinese
+from ragkit.grounding import degenerate_reason
+from ragkit.language import is_chinese
 from ragkit.types import Answer, Hit
 
 

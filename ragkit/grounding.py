@@ -102,11 +102,6 @@ def sentences(text: str) -> list[str]:
     return [piece.strip() for piece in _SENTENCE_END.split(text) if piece.strip()]
 
 
-def is_chinese(text: str) -> bool:
-    """Whether ``text`` has Han characters: the answer's language for abstention text, retries and reports."""
-    return _HAN.search(text) is not None
-
-
 def new_terms(text: str, question: str) -> set[str]:
     """The terms ``text`` adds beyond the question's own and words any answer may use (citations left out)."""
     return terms(strip_citations(text)) - terms(question) - _ANSWER_WORDS

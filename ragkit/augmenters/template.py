@@ -11,6 +11,7 @@ from pydantic import model_validator
 from ragkit.augmenters.base import Messages, PromptCounter
 from ragkit.config import StageConfig
 from ragkit.files import read_text_limited
+from ragkit.language import is_chinese
 from ragkit.types import Hit, Prompt
 
 # Chosen on the English dev half of benchmarks/eval/answers_en.jsonl (real Debian documents) with
@@ -41,8 +42,6 @@ PASSAGE_FORMAT = "[{number}] (source: {location})\n{text}"
 
 # One pass over the template, so braces inside passages or the question are left alone.
 _SLOT = re.compile(r"\{(context|question|reply_hint)\}")
-_HAN = re.compile(r"[\u4e00-\u9fff]")
-_KANA = re.compile(r"[\u3040-\u30ff]")  # Japanese writes Han characters too
 
 
 class TemplateAugmenter:
@@ -104,7 +103,7 @@ def _location(hit: Hit) -> str:
 
 def _reply_hint(question: str) -> str:
     """The line asking for an answer in the question's language, where the model needs one (Chinese)."""
-    return CHINESE_REPLY_HINT if _HAN.search(question) and not _KANA.search(question) else ""
+    return CHINESE_REPLY_HINT if is_chinese(question) else ""
 
 
 def _check_slots(template: str, what: str) -> None:

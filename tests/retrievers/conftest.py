@@ -23,6 +23,8 @@ PASSAGES = [
     ("errors.md", "md", "When the server cannot start, read its log from the top and fix the first error."),
     ("chunking.md", "md", "The Lumen chunker splits documents into pieces of 220 tokens with an overlap of 40."),
     ("birds.md", "md", "The osprey dives for fish near the harbor at dawn."),
+    ("zh/backup.md", "md", "备份文件默认保存在 /srv/backup 目录下，每天凌晨三点运行一次。"),
+    ("zh/network.md", "md", "要让普通用户管理网络连接，请把用户加入 netdev 用户组。"),
 ]
 
 

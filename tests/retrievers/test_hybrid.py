@@ -47,6 +47,19 @@ def test_zero_weight_leaves_one_side_out(corpus: Corpus) -> None:
     assert [hit.id for hit in keyword_only] == [hit.id for hit in _keyword(corpus).retrieve([query], k=4)[0]]
 
 
+def test_a_chinese_question_is_ranked_with_the_chinese_weights(corpus: Corpus) -> None:
+    query = "普通用户要加入哪个用户组才能管理网络？"
+    keyword = [hit.id for hit in _keyword(corpus).retrieve([query], k=4)[0]]
+    by_default = _hybrid(corpus, top_k=4).retrieve([query, "How many sequences per GPU does Heron allow?"])
+    assert [hit.id for hit in by_default[0]] == keyword  # keyword alone: the default embedder reads no Chinese
+    assert by_default[0][0].id == corpus.ids["zh/network.md"]
+    assert "dense" in by_default[1][0].scores and "keyword" in by_default[1][0].scores  # English: both sides
+    dense = [hit.id for hit in _dense(corpus).retrieve([query], k=8)[0]]
+    expected = reciprocal_rank_fusion({"dense": dense, "keyword": [h.id for h in _keyword(corpus).retrieve([query], k=8)[0]]})
+    fused = _hybrid(corpus, top_k=4, candidates=8, chinese_weights=None).retrieve([query])[0]
+    assert [(hit.id, hit.score) for hit in fused] == expected[:4]  # None: ``weights``, both sides
+
+
 def test_filters_apply_to_both_sides(corpus: Corpus) -> None:
     hits = _hybrid(corpus, top_k=8).retrieve(["Heron GPU sequences E-7731 osprey"], where={"file_type": "pdf"})[0]
     assert {hit.source for hit in hits} == {"serving/gpu.pdf", "errors.pdf"}
