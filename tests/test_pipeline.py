@@ -189,8 +189,10 @@ def test_ask_returns_text_sources_and_exact_prompt(ingested: RAG) -> None:
     answer = ingested.ask("What is the default overlap of the Lumen chunker?", k=3)
     assert answer.text
     assert len(answer.sources) == 3
+    # The sources are in the prompt's order ([n] is sources[n - 1]): best last; the augmenter takes them best first.
+    assert answer.sources[-1].score >= answer.sources[0].score
     assert answer.prompt == ingested.generator.render(
-        ingested.augmenter.build(answer.question, answer.sources).messages
+        ingested.augmenter.build(answer.question, answer.sources[::-1]).messages
     )
     assert "[1] (source: " in answer.prompt and answer.question in answer.prompt
     assert {"retrieve", "augment", "generate"} <= set(answer.timings)
@@ -618,8 +620,9 @@ def test_neighbours_widen_the_passages_the_prompt_holds(ingested: RAG) -> None:
     question = "How large are Lumen chunks?"
     hits = ingested.retrieve(question)
     answer = wide.ask(question)
-    assert [hit.id for hit in answer.sources] == [hit.id for hit in hits][: len(answer.sources)]
-    assert all(hit.text in wider.text for hit, wider in zip(hits, answer.sources))
+    sources = answer.sources[::-1]  # best first, as retrieved
+    assert [hit.id for hit in sources] == [hit.id for hit in hits][: len(sources)]
+    assert all(hit.text in wider.text for hit, wider in zip(hits, sources))
     assert sum(len(hit.text) for hit in answer.sources) > sum(len(hit.text) for hit in hits[: len(answer.sources)])
 
 
@@ -628,7 +631,8 @@ def test_by_default_the_prompt_holds_each_passages_sentences_closest_to_the_ques
     hits = ingested.retrieve(question)
     answer = ingested.ask(question)
     assert ingested.config.answer.sentences == 3
-    assert [hit.id for hit in answer.sources] == [hit.id for hit in hits][: len(answer.sources)]
-    assert all(len(kept.text) <= len(hit.text) for kept, hit in zip(answer.sources, hits))
-    assert any(len(kept.text) < len(hit.text) for kept, hit in zip(answer.sources, hits))
+    sources = answer.sources[::-1]  # best first, as retrieved
+    assert [hit.id for hit in sources] == [hit.id for hit in hits][: len(sources)]
+    assert all(len(kept.text) <= len(hit.text) for kept, hit in zip(sources, hits))
+    assert any(len(kept.text) < len(hit.text) for kept, hit in zip(sources, hits))
     assert all(kept.text in answer.prompt for kept in answer.sources)

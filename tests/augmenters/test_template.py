@@ -28,9 +28,9 @@ def test_passages_are_numbered_with_sources_and_pages(counter) -> None:
     assert system["role"] == "system" and "only" in system["content"]
     assert "square brackets" not in system["content"]  # citations come from grounding, not from a request for [n]
     assert "do not know" in system["content"]
-    assert "[1] (source: doc0.md)" in user["content"]
+    assert "[1] (source: doc2.md)" in user["content"]  # best last, by default
     assert "[2] (source: doc1.md, page 3)" in user["content"]
-    assert "[3] (source: doc2.md)" in user["content"]
+    assert "[3] (source: doc0.md)" in user["content"]
     assert user["content"].rstrip().endswith("Question: What is it?\nAnswer:")
     assert prompt.dropped == 0 and len(prompt.passages) == 3
 
@@ -38,17 +38,17 @@ def test_passages_are_numbered_with_sources_and_pages(counter) -> None:
 def test_budget_drops_lowest_ranked_first_and_keeps_question(counter) -> None:
     three = TemplateAugmenter(TemplateAugmenter.Config(), counter=counter).build("q " * 5, _hits(3))
     budget = counter.count_prompt_tokens(three.messages) + 5  # room for three passages, not four
-    augmenter = TemplateAugmenter(TemplateAugmenter.Config(max_prompt_tokens=budget), counter=counter)
+    augmenter = TemplateAugmenter(TemplateAugmenter.Config(order="best_first", max_prompt_tokens=budget), counter=counter)
     prompt = augmenter.build("q " * 5, _hits(4))
     assert [hit.id for hit in prompt.passages] == ["id0", "id1", "id2"]
     assert prompt.dropped == 1
     assert counter.count_prompt_tokens(prompt.messages) <= budget
 
 
-def test_best_last_puts_the_best_passage_nearest_the_question_and_numbers_in_prompt_order(counter) -> None:
+def test_best_last_by_default_puts_the_best_passage_nearest_the_question_and_numbers_in_prompt_order(counter) -> None:
     three = TemplateAugmenter(TemplateAugmenter.Config(), counter=counter).build("q " * 5, _hits(3))
     budget = counter.count_prompt_tokens(three.messages) + 5
-    augmenter = TemplateAugmenter(TemplateAugmenter.Config(order="best_last", max_prompt_tokens=budget), counter=counter)
+    augmenter = TemplateAugmenter(TemplateAugmenter.Config(max_prompt_tokens=budget), counter=counter)
     prompt = augmenter.build("q " * 5, _hits(4))
     assert [hit.id for hit in prompt.passages] == ["id2", "id1", "id0"]  # the lowest-ranked dropped, then reversed
     user = prompt.messages[1]["content"]
