@@ -11,6 +11,10 @@ the right file at rank 1, in the top 5, its mean reciprocal rank over the top
 
     python benchmarks/retrieval_modes.py --store /tmp/store \\
         --questions ../shared/eval/dev_debian_faq.jsonl
+    python benchmarks/retrieval_modes.py --store /tmp/stores/zh --questions benchmarks/eval/answers_zh.jsonl --split dev
+
+With gold answers, ``ans@1`` and ``ans@5`` are the shares whose answer text is in the first, or
+the first 5, passages.
 
 It writes to the store's folder (the keyword index); use a copy of a store
 you want to keep as it is.
@@ -28,6 +32,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from ragkit.evaluation import contains_answers  # noqa: E402
 from ragkit.pipeline import RAG  # noqa: E402
 
 RETRIEVERS: dict[str, dict[str, Any]] = {
@@ -36,40 +41,55 @@ RETRIEVERS: dict[str, dict[str, Any]] = {
     "hybrid": {"type": "hybrid"},
     "hybrid rrf_k=10": {"type": "hybrid", "rrf_k": 10},
     "hybrid keyword x0.5": {"type": "hybrid", "weights": {"keyword": 0.5}},
+    # The default ranks a Chinese question by keyword alone (chinese_weights); these fuse Chinese ones too.
+    "hybrid, zh fused": {"type": "hybrid", "chinese_weights": None},
+    "hybrid, zh dense x0.5": {"type": "hybrid", "chinese_weights": {"dense": 0.5}},
+    "hybrid, zh dense x0.25": {"type": "hybrid", "chinese_weights": {"dense": 0.25}},
 }
 DEPTH = 10
 
 
-def read_questions(path: Path) -> list[dict[str, str]]:
+def read_questions(path: Path, split: str | None) -> list[dict[str, Any]]:
+    """The questions with an answering file (of one ``split`` when given), with their gold answers if any."""
     text = path.read_text(encoding="utf-8")
     rows = json.loads(text) if path.suffix == ".json" else [json.loads(line) for line in text.splitlines() if line.strip()]
-    return [{"question": row["question"], "file": row.get("file") or row["source"]} for row in rows]
+    return [
+        {"question": row["question"], "file": row.get("file") or row["source"], "answers": row.get("answers")}
+        for row in rows
+        if (row.get("file") or row.get("source")) and (split is None or row.get("split") == split)
+    ]
 
 
 def is_gold(gold: str, source: str) -> bool:
     return gold == source or gold.endswith("/" + source)
 
 
-def measure(rag: RAG, questions: list[dict[str, str]]) -> dict[str, float]:
+def measure(rag: RAG, questions: list[dict[str, Any]]) -> dict[str, float]:
     started = time.perf_counter()
     found = rag.retriever.retrieve([q["question"] for q in questions], DEPTH)
     seconds = time.perf_counter() - started
     ranks = [next((n + 1 for n, hit in enumerate(hits) if is_gold(q["file"], hit.source)), None) for q, hits in zip(questions, found)]
     total = len(questions)
-    return {
+    metrics = {
         "hit@1": sum(rank == 1 for rank in ranks) / total,
         "hit@5": sum(rank is not None and rank <= 5 for rank in ranks) / total,
         "mrr@10": sum(1 / rank for rank in ranks if rank) / total,
-        "ms/q": 1000 * seconds / total,
     }
+    answered = [(q, hits) for q, hits in zip(questions, found) if q["answers"]]
+    if answered:  # the gold answer's own text in a passage, whichever file holds it (the same text is often in several)
+        for depth in (1, 5):
+            share = sum(any(contains_answers(hit.text, q["answers"]) for hit in hits[:depth]) for q, hits in answered)
+            metrics[f"ans@{depth}"] = share / len(answered)
+    return {**metrics, "ms/q": 1000 * seconds / total}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--store", required=True, help="the store folder (a Chroma store, collection 'ragkit')")
     parser.add_argument("--questions", type=Path, action="append", required=True, help="a .jsonl or .json question set")
+    parser.add_argument("--split", help="only the questions of this split (dev, test) of an answer set")
     args = parser.parse_args()
-    sets = {path.name: read_questions(path) for path in args.questions}
+    sets = {path.name: read_questions(path, args.split) for path in args.questions}
 
     results: dict[str, dict[str, dict[str, float]]] = {}
     for name, retriever in RETRIEVERS.items():
@@ -82,9 +102,9 @@ def main() -> None:
     for set_name, questions in sets.items():
         print(f"\n{set_name} ({len(questions)} questions)")
         metrics = list(results["dense"][set_name])
-        print(f"{'retriever':22}" + "".join(f"{metric:>9}" for metric in metrics))
+        print(f"{'retriever':24}" + "".join(f"{metric:>9}" for metric in metrics))
         for name in RETRIEVERS:
-            print(f"{name:22}" + "".join(f"{results[name][set_name][metric]:>9.3f}" for metric in metrics))
+            print(f"{name:24}" + "".join(f"{results[name][set_name][metric]:>9.3f}" for metric in metrics))
     print(json.dumps(results, indent=2))
 
 
