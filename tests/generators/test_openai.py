@@ -67,7 +67,7 @@ def test_a_rag_with_the_remote_pipeline_answers_as_the_local_model_would(
     questions = ["What is hybrid retrieval called in the Lumen search service?", "How large are Lumen chunks?"]
     answers = rag.ask_many(questions)
     for question, answer in zip(questions, answers):
-        messages = rag.augmenter.build(question, answer.sources).messages  # the passages as the prompt held them
+        messages = rag.augmenter.build(question, answer.sources[::-1]).messages  # sources: the prompt's order, best last
         reply = tiny_generator.generate(messages)
         assert answer.sources and (answer.text == reply.strip() or answer.draft == reply)  # the draft if it was repaired
         assert answer.prompt == rag.generator.render(messages) and answer.prompt.endswith("Assistant:")

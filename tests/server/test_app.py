@@ -39,7 +39,8 @@ def test_ask_answers_with_the_passages_retrieve_finds(client: httpx.Client) -> N
     answer = client.post("/v1/ask", json={"question": QUESTION}).raise_for_status().json()
     hits = client.post("/v1/retrieve", json={"question": QUESTION}).raise_for_status().json()["hits"]
     assert answer["question"] == QUESTION and answer["answer"]
-    assert answer["sources"] and [s["id"] for s in answer["sources"]] == [h["id"] for h in hits][: len(answer["sources"])]
+    best_first = answer["sources"][::-1]  # the sources come in the prompt's order, best last
+    assert best_first and [s["id"] for s in best_first] == [h["id"] for h in hits][: len(best_first)]
     assert hits[0]["source"] == "guides/tokenization.md"
     assert QUESTION in answer["prompt"] and set(answer["timings"]) == {"retrieve", "augment", "generate"}
     # The whole answer object, as RAG.ask gives it: a client tells an abstention from an answer.
