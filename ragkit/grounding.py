@@ -43,12 +43,12 @@ from functools import cache
 
 from ragkit.citations import cited_numbers, strip_citations
 from ragkit.indexes.tokenizers import Tokenizer
+from ragkit.language import HAN
 from ragkit.types import Citation, Hit
 
 # Sentence ends: . ! ? followed by a space, or a Chinese full stop, which needs none.
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)|(?<=[。！？；])|\n+")
 _HAS_CONTENT = re.compile(r"[^\W_]")
-_HAN = re.compile(r"[\u4e00-\u9fff]")
 # Words that any answer may add without saying anything about the documents.
 _ANSWER_WORDS = frozenset(
     "answer passag context document provid accord mention state question inform base given text use also".split()
@@ -180,7 +180,7 @@ def ground(text: str, question: str, passages: Sequence[Hit], min_support: float
         names = new_identifiers(sentence, question)
         count = len(new) + len(names)
         chinese = _mostly_chinese(new)
-        comparable = [new if chinese == other else {t for t in new if not _HAN.search(t)} for other in chinese_passages]
+        comparable = [new if chinese == other else {t for t in new if not HAN.search(t)} for other in chinese_passages]
         shares = [
             (len(c & held) + sum(name in folded for name in names)) / (len(c) + len(names)) if c or names else 0.0
             for c, held, folded in zip(comparable, passage_terms, passage_texts)
@@ -222,7 +222,7 @@ def ground(text: str, question: str, passages: Sequence[Hit], min_support: float
 def _short_unfinished(text: str, most_words: int) -> bool:
     """At most ``most_words`` words (two Chinese characters count as one) and no sentence end, citations left out."""
     bare = strip_citations(text).strip()
-    words = len(bare.split()) + len(_HAN.findall(bare)) // 2
+    words = len(bare.split()) + len(HAN.findall(bare)) // 2
     return words <= most_words and not re.search(r"[.!?。！？]$", bare)
 
 
@@ -234,7 +234,7 @@ def _span(text: str, wanted: set[str]) -> str:
 
 
 def _mostly_chinese(held: set[str]) -> bool:
-    return sum(1 for term in held if _HAN.search(term)) * 2 > len(held)
+    return sum(1 for term in held if HAN.search(term)) * 2 > len(held)
 
 
 def _folded(text: str) -> str:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-_HAN = re.compile(r"[\u4e00-\u9fff]")
+HAN = re.compile(r"[\u4e00-\u9fff]")  # the CJK Unified Ideographs block: the characters Chinese is written in
 _KANA = re.compile(r"[\u3040-\u30ff]")  # Japanese writes Han characters too
 
 
 def is_chinese(text: str) -> bool:
     """Han characters and no Japanese kana: the language of a question's reply, retries and retrieval weights."""
-    return _HAN.search(text) is not None and _KANA.search(text) is None
+    return HAN.search(text) is not None and _KANA.search(text) is None
