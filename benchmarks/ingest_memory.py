@@ -32,8 +32,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from ragkit.loaders.walker import walk  # noqa: E402
-from ragkit.manifest import Manifest  # noqa: E402
-from ragkit.pipeline import MANIFEST, RAG  # noqa: E402
+from ragkit.ingest.manifest import Manifest  # noqa: E402
+from ragkit.ingest.sync import MANIFEST  # noqa: E402
+from ragkit.pipeline import RAG  # noqa: E402
 
 TARGET_MB_ABOVE_SMALL = 1536
 VOCABULARY = (
@@ -158,7 +159,7 @@ def _ids_match(rag: RAG, folder: Path, rows: dict[str, Any]) -> bool:
     """Whether the store holds, for every file, exactly the ids a clean chunking of it gives."""
     by_extension = {ext: loader for loader in rag.loaders for ext in loader.extensions}
     for path, source in walk(folder, ["**/*"], []):
-        documents = by_extension[path.suffix.lower()].load(path, source)
+        documents = by_extension[path.suffix.lower()].load(path.read_bytes(), source)
         expected = []
         for document in documents:
             document.metadata["root"] = str(folder)

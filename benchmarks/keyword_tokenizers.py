@@ -50,7 +50,7 @@ def chunks_of(rag: RAG, folder: Path, prefix: str, skip: set[str] = frozenset())
         loader = loaders.get(path.suffix.lower())
         if loader is None or source in skip:
             continue
-        for document in loader.load(path, source):
+        for document in loader.load(path.read_bytes(), source):
             document.metadata["source"] = prefix + source
             chunks.extend(rag.chunker.chunk(document))
     return chunks

@@ -1,7 +1,7 @@
 """ragkit: retrieval-augmented generation over your own documents with a local language model."""
 
 from ragkit.config import ConfigError, PipelineConfig, load_yaml
-from ragkit.manifest import SettingsChangedError, StoreLockedError
+from ragkit.ingest.manifest import SettingsChangedError, StoreLockedError
 from ragkit.answering import TokenStream
 from ragkit.pipeline import RAG
 from ragkit.stores.base import StoreUnavailableError

@@ -19,15 +19,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ragkit import registry
 from ragkit.files import read_text_limited
+from ragkit.stage import ConfigError, StageConfig
+
+__all__ = ["AnswerConfig", "ConfigError", "LoadingConfig", "PipelineConfig", "StageConfig", "StageSpec", "load_config", "load_yaml"]
 
 # A pipeline file is a screenful of YAML; the limit stops a wrong path (a device, a data file) early.
 MAX_PIPELINE_BYTES = 1024 * 1024
-
-
-class StageConfig(BaseModel):
-    """Base class for every stage's ``Config``: unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 class StageSpec(BaseModel):
@@ -150,10 +147,6 @@ class PipelineConfig(BaseModel):
 
 # Stages that appear once in a pipeline, in the order they are built; ``index`` and ``reranker`` may be None.
 SINGLE_STAGES = ("chunker", "embedder", "store", "index", "retriever", "reranker", "augmenter", "generator")
-
-
-class ConfigError(ValueError):
-    """A pipeline that cannot be used, with a message that says where and how to fix it."""
 
 
 class _StageError(Exception):

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from ragkit.stores.base import VectorStore, Where
-from ragkit.types import Chunk, Hit
+from ragkit.stores.base import VectorStore
+from ragkit.types import Chunk, Hit, Where
 
 
 def widen(hits: Sequence[Hit], store: VectorStore, neighbours: int) -> list[Hit]:
@@ -29,7 +29,7 @@ def _widened(hit: Hit, store: VectorStore, neighbours: int) -> Hit:
         return hit
     around = [n for n in range(ordinal - neighbours, ordinal + neighbours + 1) if n >= 0 and n != ordinal]
     found = store.chunks_at(_document(hit), around)
-    pieces = sorted([*found, Chunk(hit.text, hit.metadata)], key=lambda chunk: chunk.metadata["ordinal"])
+    pieces = sorted([*found, Chunk(hit.text, hit.metadata, hit.id)], key=lambda chunk: chunk.metadata["ordinal"])
     return replace(hit, text=_joined(pieces))
 
 

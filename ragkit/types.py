@@ -12,6 +12,8 @@ from typing import Any
 
 Metadata = dict[str, Any]
 Scalar = str | int | float | bool
+# A metadata filter: ``{"source": "a.md"}``, ``{"file_type": "pdf"}``, or several keys at once (all must match).
+Where = dict[str, Any]
 
 
 def content_hash(text: str | bytes) -> str:
@@ -53,27 +55,34 @@ class Chunk:
 
     ``metadata`` is the document's, plus ``ordinal`` (position within the
     document), ``start`` and ``end`` (character offsets into the document).
+    ``id`` is computed once, from the text and the metadata the chunk is made
+    with (``chunk_id``), unless given, as a store gives the ids it keeps.
     """
 
     text: str
     metadata: Metadata
+    id: str = ""
 
-    @property
-    def id(self) -> str:
-        """Deterministic id so that re-ingesting the same file upserts, never duplicates.
+    def __post_init__(self) -> None:
+        if not self.id:
+            self.id = chunk_id(self.text, self.metadata)
 
-        The root is part of it: ``a.md`` under two ingested folders is two files.
-        """
-        key = "\x1f".join(
-            [
-                str(self.metadata.get("root", "")),
-                str(self.metadata.get("source", "")),
-                str(self.metadata.get("page", "")),
-                str(self.metadata.get("ordinal", "")),
-                self.text,
-            ]
-        )
-        return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+
+def chunk_id(text: str, metadata: Metadata) -> str:
+    """Deterministic id so that re-ingesting the same file upserts, never duplicates.
+
+    The root is part of it: ``a.md`` under two ingested folders is two files.
+    """
+    key = "\x1f".join(
+        [
+            str(metadata.get("root", "")),
+            str(metadata.get("source", "")),
+            str(metadata.get("page", "")),
+            str(metadata.get("ordinal", "")),
+            text,
+        ]
+    )
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 
 
 @dataclass

@@ -10,8 +10,9 @@ import random
 from pathlib import Path
 
 from ragkit.chunkers.spans import MAX_CHARS_PER_TOKEN, SECTION_CHARS
-from ragkit.manifest import Manifest
-from ragkit.pipeline import MANIFEST, RAG
+from ragkit.ingest.manifest import Manifest
+from ragkit.ingest.sync import MANIFEST
+from ragkit.pipeline import RAG
 
 BATCH = 200
 SIZE = 200  # the default chunk size, in tokens

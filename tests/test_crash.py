@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from ragkit.manifest import Manifest, exclusive
-from ragkit.pipeline import INDEX, LOCK, MANIFEST, RAG
+from ragkit.ingest.manifest import Manifest, exclusive
+from ragkit.ingest.sync import INDEX, LOCK, MANIFEST
+from ragkit.pipeline import RAG
 from ragkit.stores.chroma import ChromaStore
 
 # Small batches: many commit points in a small folder.
@@ -139,7 +140,7 @@ def test_a_second_ingest_into_a_locked_store_fails_at_once(tmp_path: Path, pipel
     folder = _folder(tmp_path / "docs")
     store = tmp_path / "store"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from pathlib import Path; from ragkit.manifest import exclusive\n"
+        [sys.executable, "-c", "import sys; from pathlib import Path; from ragkit.ingest.manifest import exclusive\n"
          "with exclusive(Path(sys.argv[1])):\n    print('held', flush=True); input()", str(_sidecar(store, LOCK))],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )

@@ -12,15 +12,18 @@ from pathlib import Path
 import pytest
 
 from ragkit import registry
-from ragkit.config import StageConfig
+from ragkit.stage import StageConfig
 from ragkit.evaluation import EvalSetError, contains_answers, gold_rank
 from ragkit.loaders.base import LoadError
 from ragkit.loaders.documents import make_document
 from ragkit.loaders.walker import walk
-from ragkit.manifest import Manifest, SettingsChangedError
+from ragkit.ingest.manifest import Manifest, SettingsChangedError
 from ragkit.answering import HOLD_CHARS, NO_ANSWER
 from ragkit.grounding import ground
-from ragkit.pipeline import MANIFEST, RAG, _Part, _Progress, _read
+from ragkit.ingest.progress import Progress
+from ragkit.ingest.reading import read
+from ragkit.ingest.sync import MANIFEST, Ingestor, Part
+from ragkit.pipeline import RAG
 from ragkit.types import Document, IngestReport, content_hash
 
 from paths import SAMPLE_DOCS, SHARED
@@ -157,9 +160,9 @@ def test_a_file_gone_between_walk_and_load_fails_with_a_reason(tmp_path: Path) -
     report = IngestReport()
     [(path, source)] = [found for found in walk(folder, ["**/*"], []) if found[1] == "gone.md"]
     path.unlink()
-    read = _read(rag._by_extension, path, source)
-    assert read.entry is None and list(rag._chunk(read, str(folder), report.timings)) == []
-    rag._finish(_Part(read.source, read.entry), read, [], report)
+    loaded = read(rag.ingestor.by_extension, path, source)
+    assert loaded.entry is None and list(rag.ingestor._chunk(loaded, str(folder), report.timings)) == []
+    Ingestor._finish(Part(loaded.source, loaded.entry), loaded, [], report)
     assert [(f.path, f.reason) for f in report.failed] == [("gone.md", "cannot read file: No such file or directory")]
 
 
@@ -502,7 +505,7 @@ def test_memory_stays_flat_as_a_folder_grows(tmp_path: Path) -> None:
 
 def test_progress_is_a_bar_with_chunks_or_nothing(capsys: pytest.CaptureFixture[str]) -> None:
     for mode in (True, False):
-        bar = _Progress(2, mode)
+        bar = Progress(2, mode)
         bar.update(3)
         bar.update(4)
         bar.close()
@@ -554,10 +557,10 @@ class ExplodingLoader:
     def __init__(self, config: Config | None = None):
         self.config = config or self.Config()
 
-    def load(self, path: Path, source: str) -> list[Document]:
-        if path.name.startswith("refuse"):
+    def load(self, data: bytes, source: str) -> list[Document]:
+        if source.startswith("refuse"):
             raise LoadError("refused: not a real boom file")
-        raise ValueError(f"bad boom in {path.name}")
+        raise ValueError(f"bad boom in {source}")
 
 
 class DyingLoader(ExplodingLoader):
@@ -568,10 +571,10 @@ class DyingLoader(ExplodingLoader):
 
     extensions = (".die",)
 
-    def load(self, path: Path, source: str) -> list[Document]:
+    def load(self, data: bytes, source: str) -> list[Document]:
         if multiprocessing.parent_process() is not None:
             os._exit(1)
-        text = path.read_text()
+        text = data.decode()
         return [make_document(text, source=source, file_type="die", doc_hash=content_hash(text), title=None)]
 
 
@@ -607,7 +610,7 @@ def test_a_dead_worker_costs_no_file(tmp_path: Path, test_loaders: LoadingSectio
     files = {f"{n:02d}.{'die' if n % 3 == 1 else 'md'}": f"File {n}: the {n}th Osprey." for n in range(9)}
     folder = _write(tmp_path / "docs", files)
     rag = _rag(tmp_path / "store", loading={**test_loaders, "workers": 2})
-    with caplog.at_level(logging.WARNING, logger="ragkit.pipeline"):
+    with caplog.at_level(logging.WARNING, logger="ragkit.ingest"):
         report, ids, rows = _ingest_state(rag, folder)
     assert any("a loading worker died" in record.getMessage() for record in caplog.records)
     assert report.failed == [] and report.added == sorted(files)

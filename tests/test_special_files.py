@@ -9,8 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-from ragkit.manifest import exclusive
-from ragkit.pipeline import LOCK, RAG
+from ragkit.ingest.manifest import exclusive
+from ragkit.ingest.sync import LOCK
+from ragkit.pipeline import RAG
 from ragkit.types import Skipped
 
 FIFO = "a FIFO (named pipe), not a regular file: never opened"

@@ -34,7 +34,7 @@ LOADERS = {ext: loader for loader in (TextLoader(), MarkdownLoader(), HtmlLoader
 
 def extracted_pages(path: Path) -> dict[int | None, str]:
     """The normalised text of each page (``None``: a file without pages), as ragkit's loaders read it."""
-    documents = LOADERS[path.suffix.lower()].load(path, path.name)
+    documents = LOADERS[path.suffix.lower()].load(path.read_bytes(), path.name)
     pages: dict[int | None, str] = {}
     for document in documents:
         page = document.metadata.get("page")

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import model_validator
 
 from ragkit.augmenters.base import Messages, PromptCounter
-from ragkit.config import StageConfig
+from ragkit.stage import StageConfig
 from ragkit.files import read_text_limited
 from ragkit.language import is_chinese
 from ragkit.types import Hit, Prompt

@@ -28,7 +28,7 @@ from typing import ClassVar, Literal, NamedTuple
 from pydantic import Field, model_validator
 
 from ragkit.chunkers.base import TokenCounter
-from ragkit.config import StageConfig
+from ragkit.stage import StageConfig
 from ragkit.types import Chunk, Document
 
 logger = logging.getLogger(__name__)

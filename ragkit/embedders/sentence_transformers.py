@@ -10,7 +10,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ragkit import models
-from ragkit.config import StageConfig
+from ragkit.stage import StageConfig
 from ragkit.devices import DtypeName, halving_on_oom, resolve_device, resolve_dtype
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ import importlib.util
 import logging
 from typing import Any
 
-from ragkit.config import StageConfig
+from ragkit.stage import StageConfig
 from ragkit.devices import resolve_device
 
 log = logging.getLogger(__name__)

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ragkit import models
-from ragkit.config import StageConfig
+from ragkit.stage import StageConfig
 from ragkit.devices import DtypeName, halving_on_oom, resolve_device, resolve_dtype
-from ragkit.generators.base import Messages, plain_transcript
+from ragkit.generators.base import Messages, PromptMemo, plain_transcript
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,7 @@ class TransformersGenerator:
         self._tokenizer: Any = None
         self._lock = threading.Lock()
         self._static_caches: dict[int, Any] = {}
+        self._memo = PromptMemo()
         self._steps: dict[int, Callable[[Any, Any], Any]] = {}
 
     @property
@@ -80,13 +81,19 @@ class TransformersGenerator:
         return self._model
 
     def render(self, messages: Messages) -> str:
+        return self._memo.text(messages, self._render)
+
+    def _render(self, messages: Messages) -> str:
         tokenizer = self.tokenizer
         if tokenizer.chat_template:
             return str(tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
         return plain_transcript(messages)  # base models have no chat template
 
     def count_prompt_tokens(self, messages: Messages) -> int:
-        return len(self.tokenizer(self.render(messages), add_special_tokens=False)["input_ids"])
+        return len(self._memo.tokens(self.render(messages), self._token_ids))
+
+    def _token_ids(self, text: str) -> list[int]:
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def generate(self, messages: Messages) -> str:
         return self.generate_batch([messages])[0]

@@ -18,8 +18,8 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
 from ragkit import models
-from ragkit.config import StageConfig
-from ragkit.generators.base import Messages, plain_transcript
+from ragkit.stage import StageConfig
+from ragkit.generators.base import Messages, PromptMemo, plain_transcript
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,7 @@ class LlamaCppGenerator:
         self._llama: Any = None
         self._template: Any = None
         self._lock = threading.Lock()
+        self._memo = PromptMemo()
 
     @property
     def llama(self) -> Any:
@@ -62,6 +63,9 @@ class LlamaCppGenerator:
         return self._llama
 
     def render(self, messages: Messages) -> str:
+        return self._memo.text(messages, self._render)
+
+    def _render(self, messages: Messages) -> str:
         self._load()
         if self._template is None:
             return plain_transcript(messages)  # a model without a chat template
@@ -98,7 +102,7 @@ class LlamaCppGenerator:
 
     def _tokens(self, prompt: str) -> list[int]:
         """The prompt's token ids; the template writes its special tokens as text, so they are parsed as such."""
-        return list(self.llama.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
+        return self._memo.tokens(prompt, lambda text: list(self.llama.tokenize(text.encode("utf-8"), add_bos=True, special=True)))
 
     def _load(self) -> None:
         if self._llama is not None:  # loaded: no lock, which a stream holds while it is suspended between pieces

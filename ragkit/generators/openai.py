@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import Field
 
 from ragkit import models
-from ragkit.config import StageConfig
+from ragkit.stage import StageConfig
 from ragkit.generators.base import Messages, plain_transcript
 
 log = logging.getLogger(__name__)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from ragkit.stores.base import Where
-from ragkit.types import Chunk, Hit
+from ragkit.types import Chunk, Hit, Where
 
 
 @runtime_checkable

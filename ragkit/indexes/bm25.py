@@ -35,10 +35,9 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import numpy as np
 from pydantic import Field
 
-from ragkit.config import StageConfig
+from ragkit.stage import StageConfig
 from ragkit.indexes.tokenizers import Segmenter, Tokenizer
-from ragkit.stores.base import Where
-from ragkit.types import Chunk, Hit, stored_metadata
+from ragkit.types import Chunk, Hit, Where, stored_metadata
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import ClassVar, Protocol, runtime_checkable
 
 from ragkit.types import Document
@@ -16,11 +15,12 @@ class LoadError(Exception):
 class Loader(Protocol):
     """Reads files with one of ``extensions`` (lower case, with the dot).
 
-    ``source`` is the path relative to the ingested root, with forward slashes;
-    it goes into every document's metadata. Raise ``LoadError`` with a short
-    reason for a file that cannot be read.
+    ``data`` is the file's content, read once by the ingest (which digests
+    the same bytes); ``source`` is the path relative to the ingested root, with
+    forward slashes; it goes into every document's metadata. Raise
+    ``LoadError`` with a short reason for a file that cannot be read.
     """
 
     extensions: ClassVar[tuple[str, ...]]
 
-    def load(self, path: Path, source: str) -> list[Document]: ...
+    def load(self, data: bytes, source: str) -> list[Document]: ...

@@ -14,7 +14,6 @@ import codecs
 import logging
 import re
 import unicodedata
-from pathlib import Path
 
 from charset_normalizer import from_bytes
 from charset_normalizer.models import CharsetMatch
@@ -62,14 +61,6 @@ _MAX_CONTROL_RATIO = 0.05
 
 # Enough text to judge a reading's plausibility without decoding a large file many times.
 _SAMPLE_BYTES = 64 * 1024
-
-
-def read_bytes(path: Path) -> bytes:
-    """The file's bytes; an unreadable file is a ``LoadError``, not a crash of the ingest."""
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise LoadError(f"cannot read file: {exc.strerror or exc}") from None
 
 
 def decode_text(data: bytes, source: str, declared: str | None = None) -> str:

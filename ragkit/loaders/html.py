@@ -12,16 +12,15 @@ a browser would render it.
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 from typing import ClassVar
 
 from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning
 from bs4.dammit import EncodingDetector
 from bs4.element import NavigableString, PageElement, PreformattedString, Tag
 
-from ragkit.config import StageConfig
+from ragkit.stage import StageConfig
 from ragkit.loaders.base import LoadError
-from ragkit.loaders.encoding import decode_text, read_bytes
+from ragkit.loaders.encoding import decode_text
 from ragkit.loaders.documents import clean_title, make_document
 from ragkit.types import Document, content_hash
 
@@ -63,8 +62,7 @@ class HtmlLoader:
     def __init__(self, config: Config | None = None):
         self.config = config or self.Config()
 
-    def load(self, path: Path, source: str) -> list[Document]:
-        data = read_bytes(path)
+    def load(self, data: bytes, source: str) -> list[Document]:
         declared = EncodingDetector.find_declared_encoding(data, is_html=True)
         markup = decode_text(data, source, declared=declared)
         with warnings.catch_warnings():

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import ClassVar
 
 import yaml
 
-from ragkit.config import StageConfig
+from ragkit.stage import StageConfig
 from ragkit.loaders.base import LoadError
-from ragkit.loaders.encoding import decode_text, read_bytes
+from ragkit.loaders.encoding import decode_text
 from ragkit.loaders.documents import clean_title, make_document
 from ragkit.types import Document, content_hash
 
@@ -31,8 +30,8 @@ class MarkdownLoader:
     def __init__(self, config: Config | None = None):
         self.config = config or self.Config()
 
-    def load(self, path: Path, source: str) -> list[Document]:
-        text = decode_text(read_bytes(path), source)
+    def load(self, data: bytes, source: str) -> list[Document]:
+        text = decode_text(data, source)
         front_title, body = split_front_matter(text)
         if not body.strip():
             raise LoadError("empty file (front matter only)")

@@ -10,15 +10,13 @@ from __future__ import annotations
 import logging
 import re
 from io import BytesIO
-from pathlib import Path
 from typing import ClassVar
 
 from pypdf import PasswordType, PdfReader
 from pypdf.errors import DependencyError, EmptyFileError
 
-from ragkit.config import StageConfig
+from ragkit.stage import StageConfig
 from ragkit.loaders.base import LoadError
-from ragkit.loaders.encoding import read_bytes
 from ragkit.loaders.documents import clean_title, make_document
 from ragkit.types import Document, content_hash
 
@@ -41,8 +39,7 @@ class PdfLoader:
         # pypdf logs a warning for every recoverable defect; the ingest report says what matters.
         logging.getLogger("pypdf").setLevel(logging.ERROR)
 
-    def load(self, path: Path, source: str) -> list[Document]:
-        data = read_bytes(path)
+    def load(self, data: bytes, source: str) -> list[Document]:
         try:
             reader = PdfReader(BytesIO(data))
             if reader.is_encrypted:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import ClassVar
 
-from ragkit.config import StageConfig
+from ragkit.stage import StageConfig
 from ragkit.loaders.documents import clean_title, make_document
-from ragkit.loaders.encoding import decode_text, read_bytes
+from ragkit.loaders.encoding import decode_text
 from ragkit.types import Document, content_hash
 
 
@@ -23,8 +22,8 @@ class TextLoader:
     def __init__(self, config: Config | None = None):
         self.config = config or self.Config()
 
-    def load(self, path: Path, source: str) -> list[Document]:
-        text = decode_text(read_bytes(path), source)
+    def load(self, data: bytes, source: str) -> list[Document]:
+        text = decode_text(data, source)
         first_line = re.search(r"\S.*", text)  # not splitlines(): a large file would be copied line by line
         return [
             make_document(

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import Field
 
 from ragkit import models
-from ragkit.config import StageConfig
+from ragkit.stage import StageConfig
 from ragkit.devices import resolve_device
 from ragkit.types import Hit
 

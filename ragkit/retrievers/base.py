@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from ragkit.config import StageConfig
+from ragkit.stage import StageConfig
 from ragkit.embedders.base import Embedder
 from ragkit.indexes.base import KeywordIndex
 from ragkit.stores.base import VectorStore

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field
 
-from ragkit.config import StageConfig
+from ragkit.stage import StageConfig
 from ragkit.retrievers.base import StoreRetriever
 from ragkit.retrievers.ranking import ABSTAIN_BELOW, abstains, diversify
 from ragkit.types import Hit

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from ragkit.config import StageConfig
+from ragkit.stage import StageConfig
 from ragkit.indexes.base import KeywordIndex
 from ragkit.language import is_chinese
 from ragkit.retrievers.base import StoreRetriever

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from ragkit.config import StageConfig
+from ragkit.stage import StageConfig
 from ragkit.indexes.base import KeywordIndex
 from ragkit.retrievers.base import StoreRetriever
 from ragkit.types import Hit

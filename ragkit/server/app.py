@@ -22,7 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
-from ragkit.manifest import SettingsChangedError, StoreLockedError
+from ragkit.ingest.manifest import SettingsChangedError, StoreLockedError
 from ragkit.server.batcher import Batcher, QueueFullError
 from ragkit.stores.base import StoreFullError
 from ragkit.server.errors import INTERNAL_ERROR, ApiError, InternalErrors, error_response

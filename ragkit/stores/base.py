@@ -8,9 +8,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from ragkit.types import Chunk, Hit
-
-Where = dict[str, Any]
+from ragkit.types import Chunk, Hit, Where
 
 
 class StoreUnavailableError(RuntimeError):

@@ -13,9 +13,9 @@ import numpy as np
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from ragkit.config import ConfigError, StageConfig
-from ragkit.stores.base import StoreUnavailableError, Where
-from ragkit.types import Chunk, Hit, stored_metadata
+from ragkit.stage import ConfigError, StageConfig
+from ragkit.stores.base import StoreUnavailableError
+from ragkit.types import Chunk, Hit, Where, stored_metadata
 
 # Chroma's documentation recommends writes of a few hundred records at a time.
 WRITE_BATCH = 256
@@ -237,8 +237,12 @@ class ChromaStore:
         for offset in range(0, self.count(), batch_size):
             with self._talking():
                 page = self.collection.get(limit=batch_size, offset=offset, include=["documents", "metadatas"])
-            chunks = [Chunk(text, dict(metadata or {})) for text, metadata in zip(page["documents"], page["metadatas"])]
-            yield list(page["ids"]), chunks
+            ids = list(page["ids"])
+            chunks = [
+                Chunk(text, dict(metadata or {}), chunk_id)
+                for chunk_id, text, metadata in zip(ids, page["documents"], page["metadatas"])
+            ]
+            yield ids, chunks
 
     def chunks_at(self, document: Where, ordinals: Sequence[int]) -> list[Chunk]:
         if not ordinals:
@@ -247,8 +251,8 @@ class ChromaStore:
         with self._talking():
             found = self.collection.get(where=_where(where), include=["documents", "metadatas"])
         return [
-            Chunk(text, dict(metadata or {}))
-            for text, metadata in zip(found["documents"], found["metadatas"])
+            Chunk(text, dict(metadata or {}), chunk_id)
+            for chunk_id, text, metadata in zip(found["ids"], found["documents"], found["metadatas"])
             if text is not None
         ]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ragkit.loaders.base import LoadError
-from ragkit.loaders.encoding import decode_text, read_bytes
+from ragkit.loaders.encoding import decode_text
 
 CHINESE = [
     "检索增强生成是一种把信息检索和文本生成结合起来的方法。模型在回答问题之前，先从文档库中找出相关的段落，再把这些段落作为上下文交给语言模型。",
@@ -175,10 +175,3 @@ def test_binary_file_on_disk_is_rejected() -> None:
 def test_empty_and_whitespace_only(data: bytes) -> None:
     with pytest.raises(LoadError, match="empty file"):
         decode_text(data, "empty.txt")
-
-
-def test_read_bytes_reports_unreadable_paths(tmp_path: Path) -> None:
-    with pytest.raises(LoadError, match="cannot read file"):
-        read_bytes(tmp_path / "missing.txt")
-    with pytest.raises(LoadError, match="cannot read file"):
-        read_bytes(tmp_path)

@@ -46,7 +46,7 @@ first line<br>second line
 def _load(tmp_path: Path, data: bytes, name: str = "page.html") -> Document:
     path = tmp_path / name
     path.write_bytes(data)
-    [document] = HtmlLoader().load(path, f"web/{name}")
+    [document] = HtmlLoader().load(path.read_bytes(), f"web/{name}")
     return document
 
 

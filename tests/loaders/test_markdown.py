@@ -15,7 +15,7 @@ from ragkit.types import content_hash
 def _load(tmp_path: Path, text: str, name: str = "doc.md") -> tuple[str, dict]:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
-    [document] = MarkdownLoader().load(path, f"guides/{name}")
+    [document] = MarkdownLoader().load(path.read_bytes(), f"guides/{name}")
     return document.text, document.metadata
 
 
@@ -75,7 +75,7 @@ def test_front_matter_only_is_an_error(tmp_path: Path) -> None:
 def test_split_front_matter_handles_crlf_after_decoding(tmp_path: Path) -> None:
     path = tmp_path / "win.markdown"
     path.write_bytes(b"---\r\ntitle: Windows\r\n---\r\nBody\r\n")
-    [document] = MarkdownLoader().load(path, "win.markdown")
+    [document] = MarkdownLoader().load(path.read_bytes(), "win.markdown")
     assert document.text == "Body\n"
     assert document.metadata["title"] == "Windows"
     assert split_front_matter("no front matter") == (None, "no front matter")

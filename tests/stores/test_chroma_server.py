@@ -21,8 +21,9 @@ from chromadb.config import Settings
 from chroma_server import HOST, ChromaServer, free_port
 from paths import REPO, SAMPLE_DOCS
 from ragkit.config import ConfigError
-from ragkit.manifest import Manifest
-from ragkit.pipeline import MANIFEST, RAG
+from ragkit.ingest.manifest import Manifest
+from ragkit.ingest.sync import MANIFEST
+from ragkit.pipeline import RAG
 from ragkit.stores.base import StoreUnavailableError
 from ragkit.stores.chroma import ChromaStore
 
@@ -96,7 +97,7 @@ def test_a_wiped_server_collection_is_filled_again(
     )
     client.delete_collection(rag.store.config.collection)
     fresh = _rag(rag.store.config.model_dump())  # as the next `ragkit ingest` would, in a new process
-    with caplog.at_level(logging.WARNING, logger="ragkit.pipeline"):
+    with caplog.at_level(logging.WARNING, logger="ragkit.ingest"):
         report = fresh.ingest(folder, progress=False)
     assert sorted(report.added) == sorted(p.name for p in folder.iterdir()) and report.unchanged == []
     assert sorted(fresh.store.ids()) == ids

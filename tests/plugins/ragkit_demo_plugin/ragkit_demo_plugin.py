@@ -1,7 +1,7 @@
 """A third-party chunker: fixed windows of characters. It imports only ragkit's public contract."""
 
 from ragkit.chunkers.base import TokenCounter
-from ragkit.config import StageConfig
+from ragkit.stage import StageConfig
 from ragkit.types import Chunk, Document
 
 

@@ -1,6 +1,6 @@
 """The ingest manifest and the store lock: what each ingested file looked like when its chunks were written.
 
-Where it lives: the pipeline asks the store (``VectorStore.sidecar``) for a
+Where it lives: the ingest asks the store (``VectorStore.sidecar``) for a
 path next to the store's own data, so the manifest goes wherever the store
 goes (copy or delete the store folder and it follows) and no second path needs
 configuring. One SQLite file per collection holds:
@@ -33,6 +33,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -65,16 +66,27 @@ class Entry:
 
 
 def file_digest(path: Path) -> str:
-    """Content hash of a file, read in blocks so a huge file costs no memory.
-
-    Opened without blocking and refused unless it is a regular file, so that a
-    FIFO put where the walk saw a file cannot hang the ingest.
-    """
-    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
-    with open(descriptor, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file", str(path))
+    """Content hash of a file, read in blocks so a huge file costs no memory (to tell a ``touch`` from an edit)."""
+    with _open_regular(path) as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()[:32]
+
+
+def read_file(path: Path) -> tuple[bytes, str]:
+    """A file's bytes and their digest (the same as ``file_digest``'s), from one read: the loader gets these bytes."""
+    with _open_regular(path) as handle:
+        data = handle.read()
+    return data, hashlib.sha256(data).hexdigest()[:32]
+
+
+def _open_regular(path: Path) -> BinaryIO:
+    """Opened without blocking and refused unless it is a regular file, so that a
+    FIFO put where the walk saw a file cannot hang the ingest."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    handle = open(descriptor, "rb")
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        handle.close()
+        raise OSError(errno.EINVAL, "not a regular file", str(path))
+    return handle
 
 
 class Manifest:

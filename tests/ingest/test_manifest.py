@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ragkit.manifest import Entry, Manifest, StoreLockedError, exclusive, file_digest
+from ragkit.ingest.manifest import Entry, Manifest, StoreLockedError, exclusive, file_digest
 
 
 def test_rows_round_trip_per_root(tmp_path: Path) -> None:
@@ -61,7 +61,7 @@ def test_file_digest_depends_on_content_only(tmp_path: Path) -> None:
 def test_lock_fails_at_once_while_another_process_holds_it(tmp_path: Path) -> None:
     lock = tmp_path / "store" / "ragkit.lock"
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"from ragkit.manifest import exclusive; from pathlib import Path\n"
+        [sys.executable, "-c", f"from ragkit.ingest.manifest import exclusive; from pathlib import Path\n"
          f"with exclusive(Path({str(lock)!r})):\n    print('held', flush=True); input()"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )

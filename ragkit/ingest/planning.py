@@ -1,0 +1,75 @@
+"""What an ingest will do to one root, decided from the walk and the manifest before any file is loaded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from ragkit.ingest.manifest import Entry, Manifest, file_digest
+from ragkit.types import Failed, IngestReport
+
+
+@dataclass
+class Work:
+    """A file to load: new (``fresh``: no chunks of it can be in the store, so none need looking for) or changed."""
+
+    path: Path
+    source: str
+    is_new: bool
+    fresh: bool
+
+
+@dataclass
+class Plan:
+    """Files to load, manifest rows to refresh (touched only), sources whose chunks go."""
+
+    root: str
+    work: list[Work] = field(default_factory=list)
+    touched: list[Entry] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+
+def plan(
+    manifest: Manifest | None, root: str, files: list[tuple[Path, str]], folder: bool, prune: bool, report: IngestReport
+) -> Plan:
+    """Find the files to load (new or changed), to refresh (touched only) and to remove.
+
+    Size and mtime unchanged means unchanged; a new size means changed; only a
+    file of the same size with a new mtime is digested, so a ``touch`` or a
+    fresh checkout re-embeds nothing and an edited file is read once, by its loader.
+    """
+    entries = manifest.entries(root) if manifest else {}
+    pending = manifest.pending(root) if manifest else set()
+    result = Plan(root)
+    walked = set()
+    for file_path, source in files:
+        walked.add(source)
+        entry = entries.get(source)
+        try:
+            stat = file_path.stat()
+            same = entry is not None and (entry.size, entry.mtime_ns) == (stat.st_size, stat.st_mtime_ns)
+            if (
+                entry is not None
+                and not same
+                and entry.size == stat.st_size
+                and source not in pending
+                and file_digest(file_path) == entry.digest
+            ):
+                result.touched.append(replace(entry, size=stat.st_size, mtime_ns=stat.st_mtime_ns))
+                same = True
+        except OSError as exc:
+            report.failed.append(Failed(source, f"cannot read file: {exc.strerror or exc}"))
+            result.removed.append(source)
+            continue
+        if entry is None or source in pending or not same:
+            result.work.append(Work(file_path, source, is_new=entry is None, fresh=entry is None and source not in pending))
+        elif entry.error:
+            report.failed.append(Failed(source, entry.error))
+        else:
+            report.unchanged.append(source)
+    # Only a folder ingest sees the whole root, so only it may decide that a file has gone.
+    gone = {source for source in entries if source not in walked} if folder and prune else set()
+    interrupted = pending - walked if folder else set()  # chunks a killed run left behind
+    report.removed.extend(sorted((gone | interrupted) & entries.keys()))
+    result.removed.extend(sorted(gone | interrupted))
+    return result

@@ -1,0 +1,308 @@
+"""The ingest: make a store mirror a folder, committing as it goes, so that a killed run resumes where it stopped.
+
+Order of work for each root: walk, plan against the manifest (``planning``),
+remove what went, then load (``reading``), chunk, embed and write in batches;
+each batch marks its files pending, writes the store and the index
+(``Collection``), then commits their manifest rows (``manifest``).
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, closing, contextmanager, nullcontext
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from ragkit.chunkers.base import Chunker
+from ragkit.embedders.base import Embedder
+from ragkit.ingest.collection import Collection
+from ragkit.ingest.manifest import Entry, Manifest, SettingsChangedError, StoreLockedError, exclusive
+from ragkit.ingest.planning import Plan, plan
+from ragkit.ingest.progress import Progress
+from ragkit.ingest.reading import LoaderSpecs, Read, by_extension, reads
+from ragkit.config import LoadingConfig
+from ragkit.loaders.base import Loader
+from ragkit.loaders.walker import printable, walk
+from ragkit.stores.base import StoreFullError, StoreUnavailableError, VectorStore
+from ragkit.timing import timed
+from ragkit.types import Chunk, Failed, IngestReport
+
+log = logging.getLogger(__name__)
+
+# The ingest's files next to the store (see ragkit.ingest.manifest).
+MANIFEST = "manifest.sqlite"
+LOCK = "lock"
+INDEX = "index-{type}"  # the keyword index's folder, per index type
+
+# A write that fails with less than this free under the store is taken for a full disk (see _disk_full_named).
+LOW_SPACE_BYTES = 64 * 1024 * 1024
+
+
+@dataclass
+class Part:
+    """Some of one file's chunks on their way to the store; ``last`` when they end the file.
+
+    A large file is written over several batches; its manifest row goes in with
+    the batch holding its last part. ``entry`` is None when the file could not
+    even be read; ``fresh`` when no older chunks of it can be in the store.
+    """
+
+    source: str
+    entry: Entry | None
+    fresh: bool = False
+    chunks: list[Chunk] = field(default_factory=list)
+    last: bool = True
+
+
+class Ingestor:
+    """Syncs folders into one store and its keyword index, under the store's lock."""
+
+    def __init__(
+        self,
+        settings: LoadingConfig,
+        loaders: LoaderSpecs,
+        chunker: Chunker,
+        embedder: Embedder,
+        store: VectorStore,
+        collection: Collection,
+        fingerprint: Callable[[], str],
+    ):
+        self.settings, self.loader_specs = settings, loaders
+        self.loaders: list[Loader] = [cls(config) for cls, config in loaders]
+        self.by_extension = by_extension(self.loaders)
+        self.chunker, self.embedder, self.store, self.collection = chunker, embedder, store, collection
+        self.fingerprint = fingerprint
+        self._held: ExitStack | None = None  # the store's lock, while a server holds it (hold_store)
+        self._index_checked = False
+
+    def ingest(
+        self, path: str | Path, *, prune: bool, rebuild: bool, dry_run: bool, progress: bool | None
+    ) -> IngestReport:
+        """``RAG.ingest``: the arguments are explained there."""
+        started = time.perf_counter()
+        target = Path(os.path.abspath(path))  # "docs/../docs" and "docs" are one root
+        report = IngestReport(dry_run=dry_run)
+        settings = self.settings
+        files = list(walk(target, settings.include, settings.exclude, settings.follow_symlinks, report.skipped))
+        folder = target.is_dir()
+        report.root = root = printable(str(target if folder else target.parent))
+        report.files_seen = len(files)
+        for link in report.skipped:
+            log.info("skipped %s: %s", link.path, link.reason)
+        if dry_run:
+            with Manifest(self.store.sidecar(MANIFEST), readonly=True) as manifest:
+                drop = self._must_drop(manifest, rebuild)
+                planned = plan(None if drop else manifest, root, files, folder, prune, report)
+            report.added = [work.source for work in planned.work if work.is_new]
+            report.updated = [work.source for work in planned.work if not work.is_new]
+        else:
+            with self._disk_full_named(), self.store_lock(), Manifest(self.store.sidecar(MANIFEST)) as manifest:
+                if self._must_drop(manifest, rebuild):
+                    self._drop_all(manifest, report)
+                with timed(report.timings, "write"):
+                    self.collection.sync_index()
+                with timed(report.timings, "plan"):
+                    planned = plan(manifest, root, files, folder, prune, report)
+                self._apply(manifest, planned, report, progress)
+                with timed(report.timings, "write"):
+                    self.collection.refresh()
+        report.seconds = time.perf_counter() - started
+        for failed in report.failed:
+            log.warning("failed %s: %s", failed.path, failed.reason)
+        return report
+
+    def hold_store(self, server: str) -> None:
+        """``RAG.hold_store``: only a single-process store (embedded Chroma) is held."""
+        if self._held is None and self.store.single_process:
+            held = ExitStack()
+            held.enter_context(exclusive(self.store.sidecar(LOCK), server))
+            self._held = held
+
+    def release_store(self) -> None:
+        if self._held is not None:
+            self._held.close()
+            self._held = None
+
+    def store_lock(self) -> AbstractContextManager[None]:
+        """The store's lock for one ingest or index check: already ours while this process holds the store."""
+        return nullcontext() if self._held is not None else exclusive(self.store.sidecar(LOCK))
+
+    def check_index(self) -> None:
+        """Once per pipeline, before its first search: bring the keyword index in step with the store.
+
+        Under the store's lock; while an ingest holds it, that ingest is
+        writing both and will leave them in step, so the check is skipped.
+        """
+        if self.collection.index is None or self._index_checked:
+            return
+        self._index_checked = True
+        try:
+            with self.store_lock():
+                self.collection.sync_index()
+        except StoreLockedError:
+            log.info("an ingest is running: searching the keyword index as it stands")
+
+    @contextmanager
+    def _disk_full_named(self) -> Iterator[None]:
+        """Turn a write that failed for want of space into a ``StoreFullError`` naming the folder and what is free.
+
+        Chroma reports a full disk as "Error in compaction" or "disk I/O error", not
+        as ENOSPC, so a failure while the store's filesystem has under
+        ``LOW_SPACE_BYTES`` free counts as one too. The ingest stopped between
+        batches, as a killed one does: run again once there is room, and it resumes.
+        """
+        try:
+            yield
+        except (StoreLockedError, SettingsChangedError, StoreUnavailableError):
+            raise  # ragkit's own answers, whatever the free space
+        except Exception as exc:
+            folder = self.store.sidecar(MANIFEST).parent
+            free = shutil.disk_usage(folder).free if folder.exists() else None
+            if free is None or not (_in_chain(exc, errno.ENOSPC) or "disk is full" in str(exc) or free < LOW_SPACE_BYTES):
+                raise
+            cause = (str(exc).splitlines() or [""])[0]
+            raise StoreFullError(
+                f"no space left on device ({folder}), {free / 1e6:.1f} MB free; make room and run the ingest "
+                f"again: it resumes where it stopped ({type(exc).__name__}: {cause})",
+            ) from exc
+
+    def _must_drop(self, manifest: Manifest, rebuild: bool) -> bool:
+        """Whether the store must be dropped and filled again; refuses a store built with other settings.
+
+        Dropped: a store without a manifest (or a half-dropped one), a rebuild,
+        and a store that is empty while its manifest lists chunks. That last one
+        happens when the store lives elsewhere (a Chroma server whose data was
+        wiped, or another server at the same address): trusting the manifest
+        would skip every file as unchanged and leave the store empty.
+        """
+        stored = manifest.fingerprint()
+        if stored is None or rebuild:
+            return True
+        if stored != self.fingerprint():
+            raise SettingsChangedError(
+                f"the store at {self.store.sidecar(MANIFEST).parent} was built with other chunker, embedder or "
+                "loader settings; rebuild it with `ragkit ingest --rebuild PATH` (Python: "
+                "rag.ingest(path, rebuild=True)), which drops all its chunks and ingests PATH again"
+            )
+        if manifest.lists_chunks() and self.store.count() == 0:
+            log.warning(
+                "the store is empty but its manifest (%s) lists chunks: its data was deleted, or it is another "
+                "store; ingesting everything again",
+                manifest.path,
+            )
+            return True
+        return False
+
+    def _drop_all(self, manifest: Manifest, report: IngestReport) -> None:
+        """Empty the manifest, then the store, then record the new fingerprint.
+
+        Until that last step the manifest has no fingerprint, so an ingest killed
+        on the way leaves a store that the next ingest empties again.
+        """
+        manifest.reset(None)
+        report.chunks_removed += self.collection.clear()
+        manifest.reset(self.fingerprint())
+
+    def _apply(self, manifest: Manifest, planned: Plan, report: IngestReport, progress: bool | None) -> None:
+        """Remove, refresh, then load and write files in batches of ``loading.batch_chunks``, each committed
+        on its own; a file with more chunks than that is split over several batches."""
+        with timed(report.timings, "write"):
+            for source in planned.removed:
+                report.chunks_removed += self.collection.delete_file(planned.root, source)
+            manifest.commit(planned.root, planned.touched, planned.removed)
+        limit = self.settings.batch_chunks
+        batch: list[Part] = []
+        batched = 0
+        bar = Progress(len(planned.work), progress)
+        work = [(item.path, item.source) for item in planned.work]
+        with closing(reads(work, self.by_extension, self.loader_specs, self.settings.worker_count())) as loaded:
+            for item in planned.work:
+                with timed(report.timings, "load"):
+                    read = next(loaded)
+                part = Part(read.source, read.entry, item.fresh)
+                ids: list[str] = []
+                for chunk in self._chunk(read, planned.root, report.timings):
+                    if batched >= limit:
+                        self._write(manifest, planned.root, [*batch, replace(part, last=False)], report)
+                        batch, batched, part = [], 0, replace(part, chunks=[])
+                    part.chunks.append(chunk)
+                    ids.append(chunk.id)
+                    batched += 1
+                self._finish(part, read, ids, report)
+                del read  # a large file's text goes before the next file loads
+                if ids:
+                    (report.added if item.is_new else report.updated).append(item.source)
+                batch.append(part)
+                bar.update(len(ids))
+                if batched >= limit:
+                    self._write(manifest, planned.root, batch, report)
+                    batch, batched = [], 0
+        self._write(manifest, planned.root, batch, report)
+        bar.close()
+
+    def _chunk(self, read: Read, root: str, timings: dict[str, float]) -> Iterator[Chunk]:
+        """A loaded file's chunks, pulled from the chunker one at a time (its time goes to ``chunk``)."""
+        if read.entry is None or read.reason is not None:
+            return
+        for document in read.documents:
+            document.metadata["root"] = root
+            chunks = iter(self.chunker.chunk(document))
+            while True:
+                with timed(timings, "chunk"):
+                    chunk = next(chunks, None)
+                if chunk is None:
+                    break
+                yield chunk
+
+    @staticmethod
+    def _finish(part: Part, read: Read, ids: list[str], report: IngestReport) -> None:
+        """Record a file's chunk ids in its row; a file without documents or chunks becomes a failure with its reason."""
+        entry = part.entry
+        if entry is None or not ids:
+            reason = read.reason or "no text to index"
+            report.failed.append(Failed(part.source, reason))
+            if entry is not None:
+                entry.error = reason
+            return
+        report.files_loaded += 1
+        report.documents += len(read.documents)
+        entry.chunk_ids = ids
+
+    def _write(self, manifest: Manifest, root: str, batch: list[Part], report: IngestReport) -> None:
+        """Mark the batch's files pending, embed and upsert its chunks; for the files it ends, drop their
+        stale chunks (none to look for in a fresh file), then commit their rows. A file still going on stays pending."""
+        if not batch:
+            return
+        with timed(report.timings, "write"):
+            manifest.mark_pending(root, [part.source for part in batch])
+        chunks = [chunk for part in batch for chunk in part.chunks]
+        with timed(report.timings, "embed"):
+            vectors = self.embedder.embed_documents([chunk.text for chunk in chunks]) if chunks else []
+        with timed(report.timings, "write"):
+            if chunks:
+                self.collection.upsert(chunks, vectors)
+                report.chunks_written += len(chunks)
+            ended = [part for part in batch if part.last]
+            for part in ended:
+                if not part.fresh:
+                    keep = set(part.entry.chunk_ids) if part.entry is not None else set()
+                    report.chunks_removed += self.collection.delete_file(root, part.source, keep=keep)
+            manifest.commit(
+                root,
+                [part.entry for part in ended if part.entry is not None],
+                [part.source for part in ended if part.entry is None],
+            )
+
+
+def _in_chain(exc: BaseException | None, code: int) -> bool:
+    """Whether ``exc``, or an exception it was raised from or during, is an ``OSError`` with errno ``code``."""
+    while exc is not None:
+        if isinstance(exc, OSError) and exc.errno == code:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
