@@ -100,3 +100,9 @@ def test_stages_import_nothing_above_them(graph: dict[str, set[str]]) -> None:
 def test_the_ground_floor_imports_nothing_else_from_ragkit(graph: dict[str, set[str]]) -> None:
     for module in ("ragkit.types", "ragkit.stage"):
         assert graph[module] == set(), module
+
+
+def test_modules_stay_short_enough_to_read_in_one_go() -> None:
+    lengths = {path.relative_to(PACKAGE).as_posix(): len(path.read_text(encoding="utf-8").splitlines()) for path in PACKAGE.rglob("*.py")}
+    assert lengths["pipeline.py"] < 250
+    assert {name: length for name, length in lengths.items() if length > 350} == {}

@@ -12,12 +12,11 @@ from ragkit.evaluation import (
     EvalSetError,
     contains_answers,
     gold_rank,
-    hit_at,
     load_questions,
     parse_question,
-    reciprocal_rank,
     same_file,
 )
+from ragkit.evaluation.gold import hit_at, reciprocal_rank
 from ragkit.answering import NO_ANSWER
 from ragkit.types import Answer, Citation, Hit
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ragkit.chunkers.spans import PARAGRAPH, Budget, ChunkerConfig, Layout, Span, SpanChunker
+from ragkit.chunkers.layout import PARAGRAPH, Budget, Layout, Span
+from ragkit.chunkers.spans import ChunkerConfig, SpanChunker
 
 
 class RecursiveChunker(SpanChunker):

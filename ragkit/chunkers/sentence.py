@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ragkit.chunkers.spans import LINE, Budget, ChunkerConfig, Layout, Span, SpanChunker, trailing
+from ragkit.chunkers.layout import LINE, Budget, Layout, Span, trailing
+from ragkit.chunkers.spans import ChunkerConfig, SpanChunker
 
 
 class SentenceChunker(SpanChunker):

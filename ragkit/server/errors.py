@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from typing import Any
 
-from starlette.responses import JSONResponse
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ragkit.ingest.manifest import SettingsChangedError, StoreLockedError
+from ragkit.server.batcher import QueueFullError
+from ragkit.stores.base import StoreFullError
 
 log = logging.getLogger(__name__)
 
@@ -66,3 +75,47 @@ class InternalErrors:
             if started:  # too late for a status: the connection must end
                 raise
             await error_response(500, INTERNAL_ERROR)(scope, receive, send)
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    """One error shape for every expected failure (unexpected ones: ``InternalErrors``)."""
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> Response:
+        return error_response(exc.status, exc.message, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        return error_response(422, _describe_validation(exc.errors()))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        message = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
+        return error_response(exc.status_code, message, exc.headers)
+
+    @app.exception_handler(QueueFullError)
+    async def busy(request: Request, exc: QueueFullError) -> Response:
+        return error_response(503, f"the server is busy ({exc}); try again shortly", {"Retry-After": "1"})
+
+    @app.exception_handler(StoreFullError)
+    async def full(request: Request, exc: StoreFullError) -> Response:
+        return error_response(507, str(exc))
+
+    @app.exception_handler(SettingsChangedError)
+    @app.exception_handler(StoreLockedError)
+    async def conflict(request: Request, exc: Exception) -> Response:
+        return error_response(409, str(exc))
+
+
+def _describe_validation(errors: Any) -> str:
+    """``body.question: Field required; body.k: Input should be greater than or equal to 1``."""
+    parts = []
+    for error in errors:
+        where = ".".join(str(part) for part in error.get("loc", ()))
+        if error.get("type") == "json_invalid":
+            parts.append(f"request body is not valid JSON ({error.get('ctx', {}).get('error', 'parse error')})")
+        elif error.get("type") == "extra_forbidden":
+            parts.append(f"{where}: unknown field")
+        else:
+            parts.append(f"{where}: {error.get('msg')}")
+    return "; ".join(parts) or "invalid request"

@@ -4,18 +4,8 @@ from __future__ import annotations
 
 from chunkers.chunk_helpers import CharCounter
 
-from ragkit.chunkers.spans import (
-    CHAR,
-    LINE,
-    PARAGRAPH,
-    SENTENCE,
-    WORD,
-    Budget,
-    Layout,
-    Span,
-    merge,
-    trailing,
-)
+from ragkit.chunkers.layout import CHAR, LINE, PARAGRAPH, SENTENCE, WORD, Budget, Layout, Span, trailing
+from ragkit.chunkers.spans import merge
 
 
 def words(layout: Layout) -> list[str]:
