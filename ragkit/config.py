@@ -149,11 +149,12 @@ class PipelineConfig(BaseModel):
 SINGLE_STAGES = ("chunker", "embedder", "store", "index", "retriever", "reranker", "augmenter", "generator")
 
 
-class _StageError(Exception):
-    """Carries a stage validation problem up to where the key path and line are known."""
+class _StageError(ConfigError):
+    """A stage validation problem; ``load_config`` adds the file and line, and built from a ``PipelineConfig``
+    directly it still reads as a ``ConfigError`` naming the key."""
 
     def __init__(self, path: tuple[str | int, ...], message: str):
-        super().__init__(message)
+        super().__init__(f"{'.'.join(str(part) for part in path)}: {message}")
         self.path = path
         self.message = message
 

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from ragkit import registry
 from ragkit.answering import TokenStream
-from ragkit.augmenters.base import Augmenter
-from ragkit.chunkers.base import Chunker
+from ragkit.building import build_stage, checked
+from ragkit.augmenters.base import Augmenter, PromptCounter
+from ragkit.chunkers.base import Chunker, TokenCounter
 from ragkit.config import PipelineConfig, deep_merge, load_config, load_yaml
 from ragkit.embedders.base import Embedder
 from ragkit.evaluation import EvalQuestion, EvalReport, evaluate
@@ -41,22 +43,25 @@ class RAG:
         self.config = config
         stage_configs = self._stage_configs = config.stage_configs()
         loader_specs = [(registry.get("loader", name), loader_config) for name, loader_config in config.loader_configs()]
-        self.embedder: Embedder = _build("embedder", config, stage_configs)
-        self.store: VectorStore = _build("store", config, stage_configs)
-        self.index: KeywordIndex | None = (
-            _build("index", config, stage_configs, path=self.store.sidecar(INDEX.format(type=config.index.type)))
-            if config.index is not None
-            else None
-        )
-        self.generator: Generator = _build("generator", config, stage_configs)
-        self.chunker: Chunker = _build("chunker", config, stage_configs, counter=self.embedder)
-        self.retriever: Retriever = _build(
-            "retriever", config, stage_configs, embedder=self.embedder, store=self.store, index=self.index
-        )
-        self.reranker: Reranker | None = _build("reranker", config, stage_configs) if config.reranker is not None else None
-        self.augmenter: Augmenter = _build("augmenter", config, stage_configs, counter=self.generator)
+        loaders: list[Loader] = [checked(cls(loader_config), "loader") for cls, loader_config in loader_specs]
+        # What the pipeline has built so far, by the type a stage's constructor asks for it by.
+        provided: dict[Any, Any] = {}
+        build = partial(build_stage, config=config, stage_configs=stage_configs, provided=provided)
+        self.embedder: Embedder = build("embedder")
+        self.store: VectorStore = build("store")
+        provided.update({Embedder: self.embedder, TokenCounter: self.embedder, VectorStore: self.store})
+        self.index: KeywordIndex | None = None
+        if config.index is not None:
+            provided[Path] = self.store.sidecar(INDEX.format(type=config.index.type))
+            self.index = build("index")
+        self.generator: Generator = build("generator")
+        provided.update({KeywordIndex: self.index, Generator: self.generator, PromptCounter: self.generator})
+        self.chunker: Chunker = build("chunker")
+        self.retriever: Retriever = build("retriever")
+        self.reranker: Reranker | None = build("reranker") if config.reranker is not None else None
+        self.augmenter: Augmenter = build("augmenter")
         self.ingestor = Ingestor(
-            config.loading, loader_specs, self.chunker, self.embedder, self.store,
+            config.loading, loaders, loader_specs, self.chunker, self.embedder, self.store,
             Collection(self.store, self.index), self.ingest_fingerprint,
         )
         self.query = Query(
@@ -164,11 +169,14 @@ class RAG:
         return self.query.top_k
 
     def warm_up(self, generate: bool = True) -> None:
-        """Load what a question needs (the embedder, the store, the keyword index; the generator too) now
-        rather than on the first question; a second call costs nothing."""
-        self.retrieve("warm up", k=1)
-        if generate:
-            self.generator.render([{"role": "user", "content": "warm up"}])
+        """Load what a question needs (the embedder, the store, the keyword index, the reranker; the generator
+        too) now rather than on the first question: each stage's ``warm_up``, where it has one. A second call
+        costs nothing."""
+        stages = [self.embedder, self.store, self.index, self.reranker, self.generator if generate else None]
+        for stage in stages:
+            if (warm_up := getattr(stage, "warm_up", None)) is not None:
+                warm_up()
+        self.ingestor.check_index()
 
     def evaluate(
         self,
@@ -188,12 +196,3 @@ class RAG:
     def stats(self) -> dict[str, Any]:
         """Chunk, document and file counts of the store."""
         return self.store.stats()
-
-
-def _build(kind: str, config: PipelineConfig, stage_configs: dict[str, Any], **dependencies: Any) -> Any:
-    cls, stage_config = registry.get(kind, getattr(config, kind).type), stage_configs[kind]
-    if hasattr(cls, "choose"):  # a type that stands for another, picked for this machine (generator type auto)
-        name, params = cls.choose(stage_config)
-        cls = registry.get(kind, name)
-        stage_config = cls.Config.model_validate(params)
-    return cls(stage_config, **dependencies)

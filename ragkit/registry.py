@@ -1,7 +1,7 @@
 """Maps the short ``type:`` names used in pipeline YAML to stage classes.
 
-Built-in stages are listed as import paths so that validating a pipeline does
-not import torch or chromadb. Third-party packages add stages through the
+Each stage folder lists its built-in stages (``BUILTINS`` in its ``__init__``)
+as import paths, so that validating a pipeline does not import torch or chromadb. Third-party packages add stages through the
 entry-point group ``ragkit.stages`` with names of the form ``KIND.NAME``::
 
     [project.entry-points."ragkit.stages"]
@@ -16,33 +16,17 @@ ENTRY_POINT_GROUP = "ragkit.stages"
 
 KINDS = ("loader", "chunker", "embedder", "store", "index", "retriever", "reranker", "augmenter", "generator")
 
-_BUILTINS: dict[str, dict[str, str]] = {
-    "loader": {
-        "text": "ragkit.loaders.text:TextLoader",
-        "markdown": "ragkit.loaders.markdown:MarkdownLoader",
-        "html": "ragkit.loaders.html:HtmlLoader",
-        "pdf": "ragkit.loaders.pdf:PdfLoader",
-    },
-    "chunker": {
-        "recursive": "ragkit.chunkers.recursive:RecursiveChunker",
-        "sentence": "ragkit.chunkers.sentence:SentenceChunker",
-    },
-    "embedder": {"sentence-transformers": "ragkit.embedders.sentence_transformers:SentenceTransformerEmbedder"},
-    "store": {"chroma": "ragkit.stores.chroma:ChromaStore"},
-    "index": {"bm25": "ragkit.indexes.bm25:BM25Index"},
-    "retriever": {
-        "dense": "ragkit.retrievers.dense:DenseRetriever",
-        "keyword": "ragkit.retrievers.keyword:KeywordRetriever",
-        "hybrid": "ragkit.retrievers.hybrid:HybridRetriever",
-    },
-    "reranker": {"cross-encoder": "ragkit.rerankers.cross_encoder:CrossEncoderReranker"},
-    "augmenter": {"template": "ragkit.augmenters.template:TemplateAugmenter"},
-    "generator": {
-        "auto": "ragkit.generators.auto:AutoGenerator",
-        "transformers": "ragkit.generators.huggingface:TransformersGenerator",
-        "llamacpp": "ragkit.generators.llamacpp:LlamaCppGenerator",
-        "openai": "ragkit.generators.openai:OpenAIGenerator",
-    },
+# The folder of each kind's built-in stages; its ``__init__`` lists them in ``BUILTINS``.
+FOLDERS = {
+    "loader": "ragkit.loaders",
+    "chunker": "ragkit.chunkers",
+    "embedder": "ragkit.embedders",
+    "store": "ragkit.stores",
+    "index": "ragkit.indexes",
+    "retriever": "ragkit.retrievers",
+    "reranker": "ragkit.rerankers",
+    "augmenter": "ragkit.augmenters",
+    "generator": "ragkit.generators",
 }
 
 _registered: dict[str, dict[str, type]] = {kind: {} for kind in KINDS}
@@ -64,7 +48,7 @@ def names(kind: str) -> list[str]:
     """Every ``type:`` name available for a stage kind, sorted."""
     _check_kind(kind)
     _load_plugins()
-    return sorted(set(_BUILTINS.get(kind, {})) | set(_plugins[kind]) | set(_registered[kind]))
+    return sorted(set(_builtins(kind)) | set(_plugins[kind]) | set(_registered[kind]))
 
 
 def get(kind: str, name: str) -> type:
@@ -77,7 +61,7 @@ def get(kind: str, name: str) -> type:
         plugin: type = _plugins[kind][name].load()
         _registered[kind][name] = plugin
         return plugin
-    target = _BUILTINS.get(kind, {}).get(name)
+    target = _builtins(kind).get(name)
     if target is None:
         raise UnknownStageError(
             f"unknown {kind} type {name!r}; registered {kind} types: {', '.join(names(kind))}"
@@ -116,3 +100,8 @@ def _load_plugins() -> None:
                 f"KIND.NAME with KIND one of: {', '.join(KINDS)}"
             )
         _plugins[kind][name] = entry
+
+
+def _builtins(kind: str) -> dict[str, str]:
+    builtins: dict[str, str] = importlib.import_module(FOLDERS[kind]).BUILTINS
+    return builtins

@@ -52,6 +52,9 @@ class SentenceTransformerEmbedder:
         self.config = config
         self._model: Any = None
 
+    def warm_up(self) -> None:
+        self.model  # the property loads it
+
     @property
     def model(self) -> Any:
         if self._model is None:

@@ -70,6 +70,9 @@ class TransformersGenerator:
         self._memo = PromptMemo()
         self._steps: dict[int, Callable[[Any, Any], Any]] = {}
 
+    def warm_up(self) -> None:
+        self._load()
+
     @property
     def tokenizer(self) -> Any:
         self._load()

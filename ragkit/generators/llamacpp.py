@@ -57,6 +57,9 @@ class LlamaCppGenerator:
         self._lock = threading.Lock()
         self._memo = PromptMemo()
 
+    def warm_up(self) -> None:
+        self._load()
+
     @property
     def llama(self) -> Any:
         self._load()

@@ -136,6 +136,10 @@ class BM25Index:
     def refresh(self) -> None:
         self._current()
 
+    def warm_up(self) -> None:
+        """Load the saved matrix (or build it) before the first search."""
+        self.refresh()
+
     @_locked
     def search(self, queries: Sequence[str], k: int, where: Where | None = None) -> list[list[Hit]]:
         built = self._current()

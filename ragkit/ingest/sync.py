@@ -65,15 +65,15 @@ class Ingestor:
     def __init__(
         self,
         settings: LoadingConfig,
-        loaders: LoaderSpecs,
+        loaders: list[Loader],
+        loader_specs: LoaderSpecs,
         chunker: Chunker,
         embedder: Embedder,
         store: VectorStore,
         collection: Collection,
         fingerprint: Callable[[], str],
     ):
-        self.settings, self.loader_specs = settings, loaders
-        self.loaders: list[Loader] = [cls(config) for cls, config in loaders]
+        self.settings, self.loaders, self.loader_specs = settings, loaders, loader_specs  # specs: for worker processes
         self.by_extension = by_extension(self.loaders)
         self.chunker, self.embedder, self.store, self.collection = chunker, embedder, store, collection
         self.fingerprint = fingerprint

@@ -39,6 +39,9 @@ class CrossEncoderReranker:
     def candidates(self) -> int:
         return self.config.candidates
 
+    def warm_up(self) -> None:
+        self.model  # the property loads it
+
     @property
     def model(self) -> Any:
         if self._model is None:

@@ -87,6 +87,9 @@ class ChromaStore:
         # An embedded client keeps its vector index in memory and never reloads it from disk.
         return self.config.mode == "embedded"
 
+    def warm_up(self) -> None:
+        self.collection  # the property opens the client and the collection
+
     @property
     def collection(self) -> Any:
         if self._collection is None:
