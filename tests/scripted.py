@@ -27,13 +27,15 @@ class Scripted:
 
     def __init__(self, replies: list[Reply]):
         self.replies = list(replies)
+        # Header names in lower case: HTTP ignores their case, and the openai SDK sends them so.
         self.requests: list[tuple[dict[str, str], dict]] = []
         script = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 length = int(self.headers["Content-Length"])
-                script.requests.append((dict(self.headers), json.loads(self.rfile.read(length))))
+                headers = {name.lower(): value for name, value in self.headers.items()}
+                script.requests.append((headers, json.loads(self.rfile.read(length))))
                 reply = script.replies.pop(0)
                 time.sleep(reply.delay)
                 if reply.stream:

@@ -2,21 +2,19 @@
 
 vLLM, TGI, llama.cpp's ``llama-server``, Ollama and ``ragkit serve`` all serve
 ``POST {base_url}/chat/completions``; this stage sends the augmenter's messages
-there, whole or streamed as server-sent events.
+there through the official ``openai`` SDK, whole or streamed.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import math
 import os
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
@@ -24,18 +22,18 @@ from ragkit import models
 from ragkit.stage import StageConfig
 from ragkit.generators.base import Messages, plain_transcript
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    import openai
+    from openai.types.chat import ChatCompletionChunk
 
 # Without a local tokenizer, prompts are counted as one token per 3 UTF-8 bytes. Real
 # tokenizers average about 4 bytes a token on English and 4-5 on Chinese (3 bytes a
 # character), so the estimate runs high and a prompt that fits by it fits the server's model.
 BYTES_PER_TOKEN = 3
 
-# Statuses worth another attempt: the server is overloaded or failed, not the request.
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-
-# Longest wait honoured from a server's Retry-After header.
-MAX_RETRY_AFTER_SECONDS = 30.0
+# The SDK insists on a key when its client is built; every request then sets its own
+# Authorization header from api_key_env, or omits it, so this one is never sent.
+UNSENT_KEY = "unsent"
 
 
 class RemoteGeneratorError(RuntimeError):
@@ -43,14 +41,15 @@ class RemoteGeneratorError(RuntimeError):
 
 
 class OpenAIGenerator:
-    """Chat completions from an OpenAI-compatible server.
+    """Chat completions from an OpenAI-compatible server, through the ``openai`` SDK.
 
-    The API key is read from the environment variable named by ``api_key_env``,
-    never from the pipeline file; without it no ``Authorization`` header is sent
-    (local servers usually need none). Connection failures, 429 and 5xx answers
-    are retried ``max_retries`` times with exponential backoff (a server's
-    ``Retry-After`` is honoured); a read timeout is not retried, since the
-    server may still be generating. A stream is retried only until its first token.
+    The API key is read at every request from the environment variable named by
+    ``api_key_env``, never from the pipeline file; without it no ``Authorization``
+    header is sent (local servers usually need none). The SDK retries connection
+    failures, 408, 409, 429 and 5xx answers ``max_retries`` times with exponential
+    backoff (0.5 s doubling, at most 8 s) or after the server's ``Retry-After``
+    (up to 2 minutes; a longer one fails at once). A read timeout is not retried,
+    since the server may still be generating, and a stream only until it starts.
 
     The server applies its model's chat template, which this side cannot see:
     ``render`` is a plain transcript and prompt tokens are estimated (see
@@ -67,7 +66,6 @@ class OpenAIGenerator:
         timeout: float = Field(default=120.0, gt=0)
         connect_timeout: float = Field(default=5.0, gt=0)
         max_retries: int = Field(default=3, ge=0)
-        backoff: float = Field(default=0.5, ge=0)
         temperature: float = Field(default=0.0, ge=0)
         max_tokens: int = Field(default=256, ge=1)
         concurrency: int = Field(default=8, ge=1)
@@ -76,19 +74,16 @@ class OpenAIGenerator:
     def __init__(self, config: Config):
         self.config = config
         self.url = config.base_url.rstrip("/") + "/chat/completions"
-        self._client: Any = None
+        self._client: openai.OpenAI | None = None
         self._tokenizer: Any = None
         self._lock = threading.Lock()
 
     @property
-    def client(self) -> Any:
-        """One pooled HTTP client, shared by the threads of ``generate_batch``."""
+    def client(self) -> openai.OpenAI:
+        """One SDK client, and so one connection pool, shared by the threads of ``generate_batch``."""
         with self._lock:
             if self._client is None:
-                import httpx
-
-                timeout = httpx.Timeout(self.config.timeout, connect=self.config.connect_timeout)
-                self._client = httpx.Client(timeout=timeout)
+                self._client = _sdk_client(self.config)
             return self._client
 
     @property
@@ -111,14 +106,16 @@ class OpenAIGenerator:
         return math.ceil(len(text.encode("utf-8")) / BYTES_PER_TOKEN)
 
     def generate(self, messages: Messages) -> str:
-        with self._request(messages, stream=False) as response:
-            with self._reading():
-                response.read()
-            data = _json(response)
+        with self._errors():
+            completion = self._create(messages, stream=False)
+        if isinstance(completion, str):  # the SDK hands over a body that is not JSON as its text
+            raise RemoteGeneratorError(f"{self.url} answered with something other than JSON: {completion:.300}")
         try:
-            return str(data["choices"][0]["message"]["content"] or "").strip()
-        except (KeyError, IndexError, TypeError):
-            raise RemoteGeneratorError(f"{self.url} answered without choices[0].message.content: {data!r:.300}") from None
+            return (completion.choices[0].message.content or "").strip()
+        except (AttributeError, IndexError, TypeError):  # the SDK does not check answers: a missing field is None
+            raise RemoteGeneratorError(
+                f"{self.url} answered without choices[0].message.content: {completion.to_dict()!r:.300}"
+            ) from None
 
     def generate_batch(self, batch: Sequence[Messages]) -> list[str]:
         if len(batch) <= 1:
@@ -127,113 +124,135 @@ class OpenAIGenerator:
             return list(pool.map(self.generate, batch))
 
     def stream(self, messages: Messages) -> Iterator[str]:
-        with self._request(messages, stream=True) as response, self._reading():
-            for line in response.iter_lines():
-                if not line.startswith("data:"):
-                    continue  # blank separators, comments, event names
-                payload = line[len("data:") :].strip()
-                if payload == "[DONE]":
-                    return
-                try:
-                    event = json.loads(payload)
-                except json.JSONDecodeError:
-                    raise RemoteGeneratorError(f"{self.url} sent a malformed stream event: {payload:.300}") from None
-                if event.get("error"):
-                    raise RemoteGeneratorError(f"{self.url} failed mid-stream: {_error_text(event)}")
-                choices = event.get("choices") or []
-                text = (choices[0].get("delta") or {}).get("content") if choices else None
+        with self._errors():
+            chunks = self._create(messages, stream=True)
+        with chunks, self._errors(started=True):
+            for chunk in chunks:
+                text = _delta_text(chunk)
                 if text:
                     yield text
 
+    def _create(self, messages: Messages, *, stream: bool) -> Any:
+        """The SDK's answer: a ``ChatCompletion``, or a ``Stream`` of chunks, open once the server has answered 200."""
+        import openai
+
+        key = os.environ.get(self.config.api_key_env)
+        return self.client.chat.completions.create(
+            model=self.config.model,
+            messages=messages,  # type: ignore[arg-type]  # plain role/content dicts, which the SDK's TypedDicts describe
+            temperature=self.config.temperature,
+            max_tokens=self.config.max_tokens,
+            stream=stream,
+            extra_headers={"Authorization": f"Bearer {key}" if key else openai.omit},
+        )
+
     @contextmanager
-    def _reading(self) -> Iterator[None]:
-        """Errors while reading an answer, once it has begun, as one clear ``RemoteGeneratorError``."""
-        import httpx
+    def _errors(self, *, started: bool = False) -> Iterator[None]:
+        """The SDK's exceptions as one ``RemoteGeneratorError`` that says which server and why.
+
+        ``started``: the answer had begun arriving, so nothing was retried.
+        """
+        import httpx2
+        import openai
 
         try:
             yield
-        except httpx.ReadTimeout:
-            raise RemoteGeneratorError(
-                f"{self.url} went silent for {self.config.timeout:g}s (generator.timeout) in the middle of an answer"
-            ) from None
-        except httpx.TransportError as exc:
-            raise RemoteGeneratorError(f"the answer from {self.url} broke off: {exc or type(exc).__name__}") from None
-
-    @contextmanager
-    def _request(self, messages: Messages, *, stream: bool) -> Iterator[Any]:
-        """An open response with status 200, after retries; closed when the block ends."""
-        import httpx
-
-        body = {
-            "model": self.config.model,
-            "messages": messages,
-            "temperature": self.config.temperature,
-            "max_tokens": self.config.max_tokens,
-            "stream": stream,
-        }
-        headers = {"Accept": "text/event-stream" if stream else "application/json"}
-        key = os.environ.get(self.config.api_key_env)
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-        attempts = self.config.max_retries + 1
-        for attempt in range(1, attempts + 1):
-            retry_after: float | None = None
-            try:
-                response = self.client.send(self.client.build_request("POST", self.url, json=body, headers=headers), stream=True)
-            except httpx.ReadTimeout:
-                raise RemoteGeneratorError(
-                    f"{self.url} sent no answer within {self.config.timeout:g}s (generator.timeout); not retried, "
+        except openai.APITimeoutError as exc:
+            if started:
+                problem = f"went silent for {self.config.timeout:g}s (generator.timeout) in the middle of an answer"
+            elif isinstance(exc.__cause__, httpx2.ReadTimeout):  # raised by _sdk_client's HTTP client
+                problem = (
+                    f"sent no answer within {self.config.timeout:g}s (generator.timeout); not retried, "
                     "since the server may still be generating"
-                ) from None
-            except httpx.TransportError as exc:
-                problem = f"cannot reach {self.url}: {exc or type(exc).__name__}"
-            else:
-                if response.status_code == 200:
-                    try:
-                        yield response
-                    finally:
-                        response.close()
-                    return
-                response.read()
-                response.close()
-                problem = f"{self.url} answered {response.status_code}: {_error_message(response)}"
-                if response.status_code not in RETRY_STATUSES:
-                    raise RemoteGeneratorError(problem + _advice(response.status_code, self.config.api_key_env))
-                retry_after = _retry_after(response)
-            if attempt == attempts:
-                raise RemoteGeneratorError(
-                    f"{problem} (gave up after {attempts} attempts; check generator.base_url and that the server is running)"
                 )
-            delay = retry_after if retry_after is not None else self.config.backoff * 2 ** (attempt - 1)
-            log.warning("%s; attempt %d of %d, retrying in %.1fs", problem, attempt, attempts, delay)
-            time.sleep(delay)
+            else:  # connecting timed out, on every attempt
+                raise RemoteGeneratorError(self._unreachable(exc)) from None
+            raise RemoteGeneratorError(f"{self.url} {problem}") from None
+        except openai.APIConnectionError as exc:
+            if started:
+                raise RemoteGeneratorError(f"the answer from {self.url} broke off: {_cause(exc)}") from None
+            raise RemoteGeneratorError(self._unreachable(exc)) from None
+        except openai.APIStatusError as exc:
+            problem = f"{self.url} answered {exc.status_code}: {_server_words(exc.body) or exc.response.reason_phrase}"
+            retried = _gave_up(exc) if _attempts(exc) > 1 else ""
+            raise RemoteGeneratorError(problem + _advice(exc.status_code, self.config.api_key_env) + retried) from None
+        except openai.APIError as exc:  # an error event inside a stream
+            raise RemoteGeneratorError(f"{self.url} failed mid-stream: {_server_words(exc.body)}") from None
+        except json.JSONDecodeError as exc:
+            what = "sent a malformed stream event" if started else "answered with something other than JSON"
+            raise RemoteGeneratorError(f"{self.url} {what}: {exc.doc.strip():.300}") from None
+
+    def _unreachable(self, error: openai.APIConnectionError) -> str:
+        return f"cannot reach {self.url}: {_cause(error)}{_gave_up(error)}"
 
 
-def _json(response: Any) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        raise RemoteGeneratorError(f"{response.url} answered with something other than JSON: {response.text:.300}") from None
+def _sdk_client(config: OpenAIGenerator.Config) -> openai.OpenAI:
+    """The SDK's client for ``config``, over an HTTP client whose read timeouts the SDK does not retry.
+
+    The SDK retries every timeout, but one waiting for an answer means the server
+    may still be generating it: sending the request again would only add to its
+    load. It passes its own errors on untouched, so a read timeout becomes one.
+    """
+    import httpx2
+    import openai
+
+    class HttpClient(openai.DefaultHttpxClient):
+        """The SDK's default HTTP client (its pool limits, redirects), with read timeouts as ``openai`` errors."""
+
+        def send(self, request: httpx2.Request, **kwargs: Any) -> httpx2.Response:
+            try:
+                return super().send(request, **kwargs)
+            except httpx2.ReadTimeout as exc:
+                raise openai.APITimeoutError(request=request) from exc
+
+    return openai.OpenAI(
+        api_key=UNSENT_KEY,
+        base_url=config.base_url,
+        timeout=openai.Timeout(config.timeout, connect=config.connect_timeout),
+        max_retries=config.max_retries,
+        http_client=HttpClient(),
+    )
 
 
-def _error_message(response: Any) -> str:
-    """The server's own words, or the start of its answer."""
-    try:
-        data = response.json()
-    except ValueError:
-        return response.text.strip()[:300] or response.reason_phrase
-    return _error_text(data)
+def _delta_text(chunk: ChatCompletionChunk) -> str | None:
+    """A stream chunk's text; ``None`` for one without (the role, the finish reason, usage).
+
+    The SDK does not check chunks: a field a server left out is ``None``.
+    """
+    delta = chunk.choices[0].delta if chunk.choices else None
+    return delta.content if delta is not None else None
 
 
-def _error_text(data: Any) -> str:
-    """The message of an OpenAI-style ``{"error": {"message": ...}}`` or FastAPI's ``{"detail": ...}``."""
-    if isinstance(data, dict):
-        error = data.get("error")
-        if isinstance(error, dict) and error.get("message"):
-            return str(error["message"])
-        if error or data.get("detail"):
-            return str(error or data["detail"])[:300]
-    return json.dumps(data)[:300]
+def _cause(error: openai.APIConnectionError) -> str:
+    """What the HTTP client said (refused, reset, which timeout)."""
+    cause = error.__cause__
+    if cause is None:
+        return error.message
+    return str(cause) or type(cause).__name__
+
+
+def _attempts(error: openai.APIError) -> int:
+    """How many times the SDK sent the request, from the retry count it sends with each one."""
+    return int(error.request.headers.get("x-stainless-retry-count", "0")) + 1
+
+
+def _gave_up(error: openai.APIError) -> str:
+    attempts = _attempts(error)
+    return (
+        f" (gave up after {attempts} attempt{'s' if attempts > 1 else ''}; "
+        "check generator.base_url and that the server is running)"
+    )
+
+
+def _server_words(body: object) -> str:
+    """The server's own words from an error's body: OpenAI's ``message``, FastAPI's ``detail``, or its text.
+
+    The SDK hands over an OpenAI-style answer's ``error`` object, else the whole JSON, else the text.
+    """
+    if isinstance(body, dict):
+        words = body.get("message") or body.get("detail")
+        return str(words)[:300] if words else json.dumps(body)[:300]
+    return str(body or "").strip()[:300]
 
 
 def _advice(status: int, api_key_env: str) -> str:
@@ -242,13 +261,6 @@ def _advice(status: int, api_key_env: str) -> str:
     if status == 404:
         return " (check generator.base_url, which usually ends in /v1, and generator.model)"
     return ""
-
-
-def _retry_after(response: Any) -> float | None:
-    try:
-        return min(float(response.headers["Retry-After"]), MAX_RETRY_AFTER_SECONDS)
-    except (KeyError, ValueError):
-        return None
 
 
 def _load_tokenizer(name: str) -> Any:
