@@ -194,5 +194,5 @@ class RAG:
         return evaluate(self, questions, k=k, generate=generate, where=where, progress=progress)
 
     def stats(self) -> dict[str, Any]:
-        """Chunk, document and file counts of the store."""
-        return self.store.stats()
+        """Chunk, document and file counts of the store, and where it is."""
+        return self.ingestor.stats()

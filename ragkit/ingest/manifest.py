@@ -39,7 +39,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
     root TEXT NOT NULL, source TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
-    digest TEXT NOT NULL, chunk_ids TEXT NOT NULL, error TEXT, PRIMARY KEY (root, source)
+    digest TEXT NOT NULL, chunk_ids TEXT NOT NULL, error TEXT, documents INTEGER, PRIMARY KEY (root, source)
 );
 CREATE TABLE IF NOT EXISTS pending (root TEXT NOT NULL, source TEXT NOT NULL, PRIMARY KEY (root, source));
 """
@@ -63,6 +63,7 @@ class Entry:
     digest: str
     chunk_ids: list[str] = field(default_factory=list)
     error: str | None = None
+    documents: int | None = None  # None in rows written before the count was kept
 
 
 def file_digest(path: Path) -> str:
@@ -103,6 +104,8 @@ class Manifest:
             self._db.execute("PRAGMA journal_mode=WAL")
         if not path.exists() or not readonly:
             self._db.executescript(_SCHEMA)
+            if "documents" not in self._columns():  # a manifest from before documents were counted
+                self._db.execute("ALTER TABLE files ADD COLUMN documents INTEGER")
 
     def __enter__(self) -> "Manifest":
         return self
@@ -115,13 +118,27 @@ class Manifest:
         return row[0] if row else None
 
     def entries(self, root: str) -> dict[str, Entry]:
+        documents = "documents" if "documents" in self._columns() else "NULL"
         rows = self._db.execute(
-            "SELECT source, size, mtime_ns, digest, chunk_ids, error FROM files WHERE root = ?", (root,)
+            f"SELECT source, size, mtime_ns, digest, chunk_ids, error, {documents} FROM files WHERE root = ?", (root,)
         )
         return {
-            source: Entry(source, size, mtime_ns, digest, json.loads(chunk_ids), error)
-            for source, size, mtime_ns, digest, chunk_ids, error in rows
+            source: Entry(source, size, mtime_ns, digest, json.loads(chunk_ids), error, count)
+            for source, size, mtime_ns, digest, chunk_ids, error, count in rows
         }
+
+    def totals(self) -> tuple[int, int] | None:
+        """Files with chunks and their documents, over every root; None while some row has no document count."""
+        if "documents" not in self._columns():
+            return None
+        files, documents, unknown = self._db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(documents), 0), COALESCE(SUM(documents IS NULL), 0) FROM files "
+            "WHERE error IS NULL AND chunk_ids != '[]'"
+        ).fetchone()
+        return None if unknown else (int(files), int(documents))
+
+    def _columns(self) -> set[str]:
+        return {row[1] for row in self._db.execute("PRAGMA table_info(files)")}
 
     def lists_chunks(self) -> bool:
         """Whether any file, of any root, has chunks in the store according to this manifest."""
@@ -139,8 +156,12 @@ class Manifest:
         entries, removed = list(entries), list(removed)
         with self._db:
             self._db.executemany(
-                "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(root, e.source, e.size, e.mtime_ns, e.digest, json.dumps(e.chunk_ids), e.error) for e in entries],
+                "INSERT OR REPLACE INTO files (root, source, size, mtime_ns, digest, chunk_ids, error, documents) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (root, e.source, e.size, e.mtime_ns, e.digest, json.dumps(e.chunk_ids), e.error, e.documents)
+                    for e in entries
+                ],
             )
             self._db.executemany("DELETE FROM files WHERE root = ? AND source = ?", [(root, s) for s in removed])
             self._db.executemany(

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, closing, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from ragkit.chunkers.base import Chunker
 from ragkit.embedders.base import Embedder
@@ -131,6 +132,18 @@ class Ingestor:
     def store_lock(self) -> AbstractContextManager[None]:
         """The store's lock for one ingest or index check: already ours while this process holds the store."""
         return nullcontext() if self._held is not None else exclusive(self.store.sidecar(LOCK))
+
+    def stats(self) -> dict[str, Any]:
+        """Chunk, document and file counts, from the manifest and the store's count, with where the store is.
+
+        A store whose manifest predates document counts is counted by reading every chunk's metadata.
+        """
+        with Manifest(self.store.sidecar(MANIFEST), readonly=True) as manifest:
+            totals = manifest.totals()
+        if totals is None:
+            return self.store.stats()
+        files, documents = totals
+        return {"chunks": self.store.count(), "documents": documents, "files": files, **self.store.describe()}
 
     def check_index(self) -> None:
         """Once per pipeline, before its first search: bring the keyword index in step with the store.
@@ -271,7 +284,7 @@ class Ingestor:
             return
         report.files_loaded += 1
         report.documents += len(read.documents)
-        entry.chunk_ids = ids
+        entry.chunk_ids, entry.documents = ids, len(read.documents)
 
     def _write(self, manifest: Manifest, root: str, batch: list[Part], report: IngestReport) -> None:
         """Mark the batch's files pending, embed and upsert its chunks; for the files it ends, drop their

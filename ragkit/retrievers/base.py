@@ -9,6 +9,7 @@ from ragkit.stage import StageConfig
 from ragkit.embedders.base import Embedder
 from ragkit.indexes.base import KeywordIndex
 from ragkit.stores.base import VectorStore
+from ragkit.retrievers.ranking import diversify
 from ragkit.types import Hit
 
 
@@ -57,3 +58,9 @@ class StoreRetriever:
     @property
     def top_k(self) -> int:
         return int(self.config.top_k)
+
+    def _diversified(self, hits: list[Hit], k: int, weight: float) -> list[Hit]:
+        """``ranking.diversify`` over the hits' stored vectors, fetched only when there is a choice to make."""
+        if len(hits) <= 1:
+            return hits[:k]
+        return diversify(hits, self.store.vectors([hit.id for hit in hits]), k, weight)

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from ragkit.stage import StageConfig
 from ragkit.retrievers.base import StoreRetriever
-from ragkit.retrievers.ranking import ABSTAIN_BELOW, abstains, diversify
+from ragkit.retrievers.ranking import ABSTAIN_BELOW, abstains
 from ragkit.types import Hit
 
 
@@ -41,5 +41,5 @@ class DenseRetriever(StoreRetriever):
             hits = [hit for hit in hits if threshold is None or hit.score >= threshold]
             for hit in hits:
                 hit.scores["dense"] = hit.score
-            results.append(diversify(hits, self.store, k, mmr) if mmr is not None else hits[:k])
+            results.append(self._diversified(hits, k, mmr) if mmr is not None else hits[:k])
         return results

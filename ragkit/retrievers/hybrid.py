@@ -16,7 +16,7 @@ from ragkit.stage import StageConfig
 from ragkit.indexes.base import KeywordIndex
 from ragkit.language import is_chinese
 from ragkit.retrievers.base import StoreRetriever
-from ragkit.retrievers.ranking import ABSTAIN_BELOW, abstains, diversify, reciprocal_rank_fusion
+from ragkit.retrievers.ranking import ABSTAIN_BELOW, abstains, reciprocal_rank_fusion
 from ragkit.types import Hit
 
 
@@ -96,4 +96,4 @@ class HybridRetriever(StoreRetriever):
             for chunk_id, score in fused
         ]
         mmr = self.config.mmr_lambda
-        return diversify(hits, self.store, k, mmr) if mmr is not None else hits[:k]
+        return self._diversified(hits, k, mmr) if mmr is not None else hits[:k]

@@ -6,7 +6,6 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ragkit.stores.base import VectorStore
 from ragkit.types import Hit
 
 
@@ -59,11 +58,10 @@ def maximal_marginal_relevance(relevance: Sequence[float], similarity: np.ndarra
     return picked
 
 
-def diversify(hits: list[Hit], store: VectorStore, k: int, weight: float) -> list[Hit]:
-    """The ``k`` hits that maximal marginal relevance picks, by their stored vectors, in the order picked."""
+def diversify(hits: list[Hit], vectors: np.ndarray, k: int, weight: float) -> list[Hit]:
+    """The ``k`` hits that maximal marginal relevance picks, by their vectors (one row per hit), in the order picked."""
     if len(hits) <= 1:
         return hits[:k]
-    vectors = store.vectors([hit.id for hit in hits])
     order = maximal_marginal_relevance([hit.score for hit in hits], vectors @ vectors.T, k, weight)
     return [hits[position] for position in order]
 

@@ -63,7 +63,12 @@ class VectorStore(Protocol):
         ...
 
     def stats(self) -> dict[str, Any]:
-        """At least ``chunks``, ``documents`` and ``files`` counts."""
+        """``chunks``, ``documents`` and ``files`` counted over every stored chunk, with ``describe()``'s keys
+        (the pipeline counts from its manifest instead, unless the manifest predates document counts)."""
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """Where the store is (a path, or a server and a collection), for ``RAG.stats``."""
         ...
 
     def sidecar(self, name: str) -> Path:

@@ -210,7 +210,7 @@ class ChromaStore:
 
     def query(self, vectors: np.ndarray, k: int, where: Where | None = None) -> list[list[Hit]]:
         vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, vectors.shape[-1])
-        if k <= 0 or len(vectors) == 0 or self.count() == 0:
+        if k <= 0 or len(vectors) == 0:  # an empty collection answers with no hits: no count() first
             return [[] for _ in vectors]
         with self._talking():
             result = self.collection.query(
@@ -272,18 +272,15 @@ class ChromaStore:
             metadatas = self.collection.get(include=["metadatas"])["metadatas"]
         files = {(m.get("root"), str(m.get("source"))) for m in metadatas}
         documents = {(m.get("root"), str(m.get("source")), m.get("page")) for m in metadatas}
+        return {"chunks": len(metadatas), "documents": len(documents), "files": len(files), **self.describe()}
+
+    def describe(self) -> dict[str, Any]:
         if self.config.mode == "server":
             scheme = "https" if self.config.ssl else "http"
             where = {"server": f"{scheme}://{self.config.address}", "state": str(self._state_dir().resolve())}
         else:
             where = {"path": str(Path(self.config.path).resolve())}
-        return {
-            "chunks": len(metadatas),
-            "documents": len(documents),
-            "files": len(files),
-            **where,
-            "collection": self.config.collection,
-        }
+        return {**where, "collection": self.config.collection}
 
     def sidecar(self, name: str) -> Path:
         return self._state_dir() / f"{self.config.collection}.{name}"

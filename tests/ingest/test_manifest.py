@@ -1,6 +1,7 @@
 """The ingest manifest and the store lock, on real SQLite files and real processes."""
 
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -74,3 +75,19 @@ def test_lock_fails_at_once_while_another_process_holds_it(tmp_path: Path) -> No
         holder.communicate("\n", timeout=30)
     with exclusive(lock):  # released with its holder
         assert lock.read_text() == str(os.getpid())
+
+
+def test_a_manifest_from_before_document_counts_gains_the_column_and_counts_once_rows_have_them(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as db:  # the schema before ``documents`` was kept
+        db.execute(
+            "CREATE TABLE files (root TEXT NOT NULL, source TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, "
+            "digest TEXT NOT NULL, chunk_ids TEXT NOT NULL, error TEXT, PRIMARY KEY (root, source))"
+        )
+        db.execute("INSERT INTO files VALUES ('/r', 'a.md', 1, 1, 'd', '[\"c1\"]', NULL)")
+    with Manifest(path, readonly=True) as manifest:
+        assert manifest.totals() is None and manifest.entries("/r")["a.md"].documents is None
+    with Manifest(path) as manifest:
+        assert manifest.totals() is None
+        manifest.commit("/r", [Entry("a.md", 1, 1, "d", ["c1", "c2"], documents=2), Entry("b.pdf", 1, 1, "e", ["c3"], documents=3)])
+        assert manifest.totals() == (2, 5)
