@@ -39,6 +39,11 @@ class StageSpec(BaseModel):
         return dict(self.model_extra or {})
 
 
+# Every built-in loader: a folder ingest reads all the formats ragkit knows. docx, pptx and xlsx need
+# the ``office`` extra; without it their files are listed as failed, with the install command.
+DEFAULT_LOADERS = ("text", "markdown", "html", "pdf", "docx", "pptx", "xlsx", "csv", "epub", "rst", "json")
+
+
 class LoadingConfig(BaseModel):
     """Which files a folder ingest picks up, which loaders read them, and how much is committed at once."""
 
@@ -57,7 +62,7 @@ class LoadingConfig(BaseModel):
     # re-import the caller's main module, which needs its `if __name__ == "__main__":`.
     workers: Annotated[int, Field(ge=0)] | Literal["auto"] = 0
     loaders: list[StageSpec] = Field(
-        default_factory=lambda: [StageSpec(type=name) for name in ("text", "markdown", "html", "pdf")]
+        default_factory=lambda: [StageSpec(type=name) for name in DEFAULT_LOADERS]
     )
 
     def worker_count(self) -> int:

@@ -37,12 +37,16 @@ def stored_metadata(metadata: Metadata) -> dict[str, Scalar]:
 
 @dataclass
 class Document:
-    """The text of one file, or of one page of a PDF.
+    """The text of one file, or of one part of a file that holds several (a PDF page, a slide).
 
     ``metadata`` always has ``source`` (path relative to the ingested root,
-    with forward slashes), ``file_type`` and ``doc_hash``; ``page`` (1-based)
-    for PDFs and ``title`` where the file has one. The pipeline adds ``root``
-    (the ingested folder, absolute) before chunking.
+    with forward slashes), ``file_type`` and ``doc_hash``; ``title`` where the
+    file has one. A part has ``page``, its 1-based position in the file, and
+    ``pages``: a PDF's page, a slide, a sheet (also named in ``sheet``), an
+    EPUB chapter (``chapter``: its heading), a JSON Lines line. Root, source
+    and page identify a document (chunk ids, neighbours), so parts never share
+    them. The pipeline adds ``root`` (the ingested folder, absolute) before
+    chunking.
     """
 
     text: str

@@ -15,7 +15,8 @@ def test_every_shipped_pipeline_validates(path: Path) -> None:
     stages = config.stage_configs()
     optional = {kind for kind in ("index", "reranker") if getattr(config, kind) is not None}
     assert set(stages) == {"chunker", "embedder", "store", "retriever", "augmenter", "generator"} | optional
-    assert [name for name, _ in config.loader_configs()] == ["text", "markdown", "html", "pdf"]
+    loaders = ["text", "markdown", "html", "pdf", "docx", "pptx", "xlsx", "csv", "epub", "rst", "json"]
+    assert [name for name, _ in config.loader_configs()] == loaders
 
 
 def test_default_yaml_spells_out_the_built_in_defaults(monkeypatch: pytest.MonkeyPatch) -> None:

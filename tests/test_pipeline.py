@@ -26,6 +26,7 @@ from ragkit.ingest.sync import MANIFEST, Ingestor, Part
 from ragkit.pipeline import RAG
 from ragkit.types import Document, IngestReport, content_hash
 
+from formats import BAD_OFFICE_FILES, bad_office_file, make_docx, make_epub, make_pptx, make_xlsx
 from paths import SAMPLE_DOCS, SHARED
 
 # The tiny model writes noise, which grounding would turn into abstentions: these tests are of the mechanics.
@@ -152,6 +153,69 @@ def test_bad_inputs_are_ingested_or_failed_with_reasons(tmp_path: Path) -> None:
     assert "批处理" in rag.retrieve("批处理", k=1, where={"source": "gbk.txt"})[0].text
     if shared:
         assert "Vicksburg" in " ".join(hit.text for hit in rag.retrieve("siege", k=5, where={"source": "Seige_of_Vicksburg_Sample_OCR.pdf"}))
+
+
+def _one_file_of_each_new_loader_format(folder: Path) -> Path:
+    folder.mkdir()
+    make_docx(folder / "handbook.docx")
+    make_pptx(folder / "review.pptx")
+    make_xlsx(folder / "fleet.xlsx")
+    make_epub(folder / "stories.epub")
+    (folder / "ports.csv").write_text("Port,Country,Pilot required\nBergen,Norway,yes\nVisby,Sweden,no\n")
+    (folder / "guide.rst").write_text("Anchoring\n=========\n\nDrop the anchor in four times the depth of chain.\n")
+    (folder / "catalogue.json").write_text(json.dumps({"items": [{"name": "Mooring rope", "price": 24.5}]}))
+    (folder / "faq.jsonl").write_text('{"q": "Fuel dock?", "a": "Pier 3"}\n{"q": "Showers?", "a": "Harbor office"}\n')
+    return folder
+
+
+def test_new_loader_formats_ingest_and_a_fact_from_a_docx_table_is_retrieved(tmp_path: Path) -> None:
+    folder = _one_file_of_each_new_loader_format(tmp_path / "docs")
+    rag = _rag(tmp_path / "store")
+    report = rag.ingest(folder, progress=False)
+    assert report.failed == [] and report.files_loaded == report.files_seen == 8
+    # docx, csv, rst and json one each; two slides, sheets, chapters and JSON lines each
+    assert report.documents == 4 + 2 * 4
+    [hit] = rag.retrieve("What is the fee for berth K9?", k=1)
+    assert hit.source == "handbook.docx" and "Berth: K9; Length: 20 m; Fee: 95 EUR a night" in hit.text
+    [slide] = rag.retrieve("Baltic quota landings", k=1, where={"file_type": "pptx"})
+    assert slide.page == 3 and "Region: Baltic; Tonnes: 120" in slide.text
+    [sheet] = rag.retrieve("Who is the skipper?", k=1, where={"file_type": "xlsx"})
+    assert sheet.metadata["sheet"] == "Crew" and "Name: Ann Berg; Role: Skipper" in sheet.text
+    [chapter] = rag.retrieve("gale broke the mast", k=1, where={"file_type": "epub"})
+    assert chapter.metadata["chapter"] == "The Storm" and chapter.page == 1
+
+
+def test_bad_files_of_each_new_loader_format_fail_with_their_reasons(tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "good.md").write_text("# Good\n\nThe good file mentions the Osprey protocol.\n")
+    expected = {}
+    for suffix, make in ((".docx", make_docx), (".pptx", make_pptx), (".xlsx", make_xlsx)):
+        good = make(tmp_path / f"good{suffix}")
+        for kind, reason in BAD_OFFICE_FILES.items():
+            (folder / f"{kind}{suffix}").write_bytes(bad_office_file(kind, good))
+            expected[f"{kind}{suffix}"] = reason
+    good_epub = make_epub(tmp_path / "good.epub")
+    for kind in ("truncated", "text"):
+        (folder / f"{kind}.epub").write_bytes(bad_office_file(kind, good_epub))
+    make_docx(tmp_path / "handbook.docx").rename(folder / "renamed.epub")
+    (folder / "broken.json").write_text('{"berth": ')
+    (folder / "pretty.jsonl").write_text(json.dumps({"berth": "A1"}, indent=2))
+    (folder / "empty.csv").write_bytes(b"")
+    expected |= {
+        "truncated.epub": "damaged or truncated ZIP archive",
+        "text.epub": "not a .epub file",
+        "renamed.epub": "a .docx file named .epub",
+        "broken.json": "invalid JSON",
+        "pretty.jsonl": "line 1: invalid JSON",
+        "empty.csv": "empty file",
+    }
+    report = _rag(tmp_path / "store").ingest(folder, progress=False)
+    assert report.added == ["good.md"]
+    reasons = {failed.path: failed.reason for failed in report.failed}
+    assert sorted(reasons) == sorted(expected)
+    for path, words in expected.items():
+        assert words in reasons[path] and "\n" not in reasons[path], (path, reasons[path])
 
 
 def test_a_file_gone_between_walk_and_load_fails_with_a_reason(tmp_path: Path) -> None:

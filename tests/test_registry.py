@@ -13,7 +13,7 @@ PLUGIN = Path(__file__).parent / "plugins" / "ragkit_demo_plugin"
 
 
 def test_builtin_names_per_kind() -> None:
-    assert registry.names("loader") == ["html", "markdown", "pdf", "text"]
+    assert registry.names("loader") == ["csv", "docx", "epub", "html", "json", "markdown", "pdf", "pptx", "rst", "text", "xlsx"]
     assert {"recursive", "sentence"} <= set(registry.names("chunker"))
     assert "chroma" in registry.names("store")
     assert "transformers" in registry.names("generator")

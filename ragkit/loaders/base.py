@@ -11,6 +11,13 @@ class LoadError(Exception):
     """A file that cannot be ingested; the message is the one-line reason shown in the report."""
 
 
+def error_reason(exc: BaseException) -> str:
+    """One line naming a parsing library's error, for a ``LoadError``: their messages are often empty or span lines."""
+    lines = str(exc).strip().splitlines()
+    message = lines[0] if lines else ""
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
 @runtime_checkable
 class Loader(Protocol):
     """Reads files with one of ``extensions`` (lower case, with the dot).

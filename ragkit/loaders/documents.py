@@ -21,11 +21,11 @@ def clean_title(raw: object) -> str | None:
 
 
 def make_document(
-    text: str, *, source: str, file_type: str, doc_hash: str, title: str | None, **extra: int
+    text: str, *, source: str, file_type: str, doc_hash: str, title: str | None, **extra: str | int | None
 ) -> Document:
-    """A document whose metadata has no None values: Chroma rejects them."""
+    """A document whose metadata has no None values (Chroma rejects them): a missing title or chapter is left out."""
     metadata: dict[str, str | int] = {"source": source, "file_type": file_type, "doc_hash": doc_hash}
-    if title is not None:
-        metadata["title"] = title
-    metadata.update(extra)
+    for key, value in {"title": title, **extra}.items():
+        if value is not None:
+            metadata[key] = value
     return Document(text=text, metadata=metadata)

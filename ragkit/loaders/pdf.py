@@ -16,7 +16,7 @@ from pypdf import PasswordType, PdfReader
 from pypdf.errors import DependencyError, EmptyFileError
 
 from ragkit.stage import StageConfig
-from ragkit.loaders.base import LoadError
+from ragkit.loaders.base import LoadError, error_reason
 from ragkit.loaders.documents import clean_title, make_document
 from ragkit.types import Document, content_hash
 
@@ -53,7 +53,7 @@ class PdfLoader:
         except DependencyError:
             raise LoadError("AES-encrypted PDF: needs the 'cryptography' package") from None
         except Exception as exc:
-            raise LoadError(f"unreadable PDF: {_reason(exc)}") from None
+            raise LoadError(f"unreadable PDF: {error_reason(exc)}") from None
 
         title = _title(reader)
         doc_hash = content_hash(data)
@@ -63,7 +63,7 @@ class PdfLoader:
             try:
                 text = _tidy(page.extract_text())
             except Exception as exc:  # one damaged page should not cost the rest of the file
-                logger.warning("%s: page %d: cannot extract text: %s", source, number, _reason(exc))
+                logger.warning("%s: page %d: cannot extract text: %s", source, number, error_reason(exc))
                 failure = failure or exc
                 continue
             if text:
@@ -75,7 +75,7 @@ class PdfLoader:
         if documents:
             return documents
         if failure is not None:
-            raise LoadError(f"unreadable PDF: {_reason(failure)}")
+            raise LoadError(f"unreadable PDF: {error_reason(failure)}")
         raise LoadError("no extractable text (image-only PDF?); OCR is not supported")
 
     def _decrypt(self, reader: PdfReader) -> None:
@@ -93,7 +93,7 @@ def _title(reader: PdfReader) -> str | None:
     try:
         return clean_title(reader.metadata.title if reader.metadata else None)
     except Exception as exc:
-        logger.debug("unreadable PDF metadata: %s", _reason(exc))
+        logger.debug("unreadable PDF metadata: %s", error_reason(exc))
         return None
 
 
@@ -102,9 +102,3 @@ def _tidy(text: str) -> str:
     lines = (_SPACES.sub(" ", line).strip() for line in text.splitlines())
     return "\n".join(lines).strip()
 
-
-def _reason(exc: Exception) -> str:
-    """One line naming the error: pypdf messages are often empty or span lines."""
-    lines = str(exc).strip().splitlines()
-    message = lines[0] if lines else ""
-    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__

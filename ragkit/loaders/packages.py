@@ -1,0 +1,67 @@
+"""What the loaders of ZIP-based formats share (Office Open XML, EPUB): checking the container first.
+
+Each format's library reports a file that is not what its name says in its own
+words, if at all: python-docx says "package not found", ebooklib "bad zip
+file", openpyxl passes zipfile's error on. Checking the container once, here,
+gives every format the same one-line reasons, and names the two look-alikes
+people meet most: a password-protected Office file, which Office saves inside
+an OLE2 compound file rather than a ZIP, and a legacy ``.doc``/``.xls``/``.ppt``
+renamed to the new extension, which is an OLE2 file too.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from io import BytesIO
+
+from ragkit.loaders.base import LoadError, error_reason
+
+# Every OLE2 compound file (CFB) starts with this signature.
+_OLE2_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# The stream an encrypted Office file keeps its package in; directory entries name streams in UTF-16.
+_ENCRYPTED_STREAM = "EncryptedPackage".encode("utf-16-le")
+# A ZIP archive starts with a local file header (or, when it holds nothing, the end record).
+_ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")
+# Where each format keeps its content (every producer uses these names): how a file of one of
+# them renamed to another is told, before its library fails on it with a message about parts.
+_CONTENT = {".docx": "word/", ".pptx": "ppt/", ".xlsx": "xl/", ".xlsm": "xl/", ".epub": "META-INF/container.xml"}
+
+
+def zip_package(data: bytes, suffix: str) -> BytesIO:
+    """``data`` as a stream for the format's library, once its ZIP directory has been read.
+
+    ``suffix`` is one of ``_CONTENT``'s. Raises ``LoadError`` saying what the
+    file is instead: empty, encrypted, a legacy Office file, not an archive at
+    all, a truncated one (whose directory, at the end, is missing), or another
+    of these formats.
+    """
+    if not data:
+        raise LoadError("empty file")
+    if data.startswith(_OLE2_SIGNATURE):
+        if _ENCRYPTED_STREAM in data:
+            raise LoadError(f"password-protected {suffix} file: save it without a password to ingest it")
+        raise LoadError(f"legacy binary Office file (OLE2), not {suffix}: save it as {suffix} to ingest it")
+    try:
+        with zipfile.ZipFile(BytesIO(data)) as archive:
+            names = archive.namelist()
+    except zipfile.BadZipFile:
+        if data.startswith(_ZIP_SIGNATURES):
+            raise LoadError("damaged or truncated ZIP archive") from None
+        raise LoadError(f"not a {suffix} file: it is not a ZIP archive") from None
+    except Exception as exc:  # on some damage zipfile lets struct and value errors through
+        raise LoadError(f"damaged ZIP archive: {error_reason(exc)}") from None
+    if not _holds(names, _CONTENT[suffix]):
+        actual = next((other for other, content in _CONTENT.items() if _holds(names, content)), None)
+        if actual is not None:
+            raise LoadError(f"a {actual} file named {suffix}: rename it to ingest it")
+        raise LoadError(f"not a {suffix} file: a ZIP archive without {_CONTENT[suffix]}")
+    return BytesIO(data)
+
+
+def _holds(names: list[str], content: str) -> bool:
+    return any(name.startswith(content) for name in names)
+
+
+def missing_extra(package: str, suffix: str) -> LoadError:
+    """The reason a file is skipped when the optional library that reads its format is not installed."""
+    return LoadError(f"{package} is not installed: install ragkit[office] to read {suffix} files")
