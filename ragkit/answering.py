@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from ragkit.citations import strip_citations
-from ragkit.config import AnswerConfig
+from ragkit.settings import AnswerConfig
 from ragkit.generators.base import Generator, Messages
 from ragkit.grounding import degenerate_reason, ground, is_fragment, is_refusal, missing_identifiers, terms
 from ragkit.language import is_chinese

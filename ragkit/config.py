@@ -12,87 +12,23 @@ import copy
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ragkit import registry
 from ragkit.files import read_text_limited
+from ragkit.settings import AnswerConfig, LoadingConfig, ServerSettings, StageSpec
 from ragkit.stage import ConfigError, StageConfig
 
-__all__ = ["AnswerConfig", "ConfigError", "LoadingConfig", "PipelineConfig", "StageConfig", "StageSpec", "load_config", "load_yaml"]
+__all__ = [
+    "AnswerConfig", "ConfigError", "LoadingConfig", "PipelineConfig", "ServerSettings", "StageConfig", "StageSpec",
+    "load_config", "load_yaml",
+]
 
 # A pipeline file is a screenful of YAML; the limit stops a wrong path (a device, a data file) early.
 MAX_PIPELINE_BYTES = 1024 * 1024
-
-
-class StageSpec(BaseModel):
-    """One stage in a pipeline: its registered ``type`` and its parameters."""
-
-    model_config = ConfigDict(extra="allow")
-
-    type: str
-
-    @property
-    def params(self) -> dict[str, Any]:
-        return dict(self.model_extra or {})
-
-
-# Every built-in loader: a folder ingest reads all the formats ragkit knows. docx, pptx and xlsx need
-# the ``office`` extra; without it their files are listed as failed, with the install command.
-DEFAULT_LOADERS = ("text", "markdown", "html", "pdf", "docx", "pptx", "xlsx", "csv", "epub", "rst", "json")
-
-
-class LoadingConfig(BaseModel):
-    """Which files a folder ingest picks up, which loaders read them, and how much is committed at once."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    include: list[str] = Field(default_factory=lambda: ["**/*"])
-    exclude: list[str] = Field(default_factory=list)
-    follow_symlinks: bool = False
-    # Chunks from several files embedded, written and committed together: large
-    # enough to batch well, small enough that a crash loses little work.
-    batch_chunks: int = Field(default=512, ge=1)
-    # Processes that load and parse files (pypdf is the slow part) while this one chunks, embeds
-    # and writes; "auto" is one per core, at most 8; 0 or 1 loads in this process. On 2 cores the
-    # pool measured 1.10x on the PDF-heavy shared corpus but 0.81x on a small sample, where
-    # embedding dominates (benchmarks/RESULTS.md); off by default also because spawned workers
-    # re-import the caller's main module, which needs its `if __name__ == "__main__":`.
-    workers: Annotated[int, Field(ge=0)] | Literal["auto"] = 0
-    loaders: list[StageSpec] = Field(
-        default_factory=lambda: [StageSpec(type=name) for name in DEFAULT_LOADERS]
-    )
-
-    def worker_count(self) -> int:
-        """How many loading processes ``workers`` asks for on this machine."""
-        return min(os.cpu_count() or 1, 8) if self.workers == "auto" else self.workers
-
-
-class AnswerConfig(BaseModel):
-    """How passages become the prompt's context, and how a reply is checked against them (``ragkit.grounding``)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    # The share of an answer's terms beyond the question's that the passages must hold for it to be
-    # grounded, and of a sentence's for a passage to support it.
-    min_support: float = Field(default=0.5, ge=0.0, le=1.0)
-    # Abstain on an answer that is not grounded, instead of returning it marked ``grounded: false``.
-    abstain_unsupported: bool = True
-    # Abstain, without generating, when the question names an identifier (an option, a setting, a path)
-    # that none of its passages contains: caught 9 of 17 near-domain questions on the English dev half.
-    require_identifiers: bool = True
-    # Ask once more for a sentence when the reply is a bare value ("10", "`prune`"), kept only if it keeps the value.
-    complete_fragments: bool = True
-    # Chunks of the same document added on each side of every retrieved passage before the prompt is
-    # built (small-to-big, ``ragkit.neighbours``); 0: the passages as retrieved.
-    neighbours: int = Field(default=0, ge=0, le=5)
-    # Keep only this many sentences of each passage, those closest to the question (each with the one
-    # after it), to shorten the prompt (``ragkit.compression``); 0: whole passages. 3: on the dev halves the
-    # 1.5B answered 42 of 63 right with it against 43 with whole passages, in 8.3 s a question against 13.5
-    # on this 2-core CPU (benchmarks/RESULTS.md).
-    sentences: int = Field(default=3, ge=0)
 
 
 class PipelineConfig(BaseModel):
@@ -115,6 +51,7 @@ class PipelineConfig(BaseModel):
     # ``auto``: transformers on a GPU, llama.cpp on a CPU where it is installed (``ragkit.generators.auto``).
     generator: StageSpec = Field(default_factory=lambda: StageSpec(type="auto"))
     answer: AnswerConfig = Field(default_factory=AnswerConfig)
+    server: ServerSettings = Field(default_factory=ServerSettings)
 
     @model_validator(mode="before")
     @classmethod

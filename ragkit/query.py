@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from ragkit.answering import Answerer, TokenStream
 from ragkit.augmenters.base import Augmenter
 from ragkit.compression import compress
-from ragkit.config import AnswerConfig
+from ragkit.settings import AnswerConfig
 from ragkit.embedders.base import Embedder
 from ragkit.generators.base import Generator
 from ragkit.neighbours import widen

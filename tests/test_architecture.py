@@ -100,6 +100,7 @@ def test_stages_import_nothing_above_them(graph: dict[str, set[str]]) -> None:
 def test_the_ground_floor_imports_nothing_else_from_ragkit(graph: dict[str, set[str]]) -> None:
     for module in ("ragkit.types", "ragkit.stage"):
         assert graph[module] == set(), module
+    assert graph["ragkit.settings"] == set()
 
 
 def test_modules_stay_short_enough_to_read_in_one_go() -> None:

@@ -151,3 +151,11 @@ def test_a_pipeline_file_that_is_not_a_small_regular_file_is_refused(tmp_path: P
         load_yaml(fifo)
     with pytest.raises(ConfigError, match="^pipeline file /dev/zero is a character device"):
         load_yaml("/dev/zero")
+
+
+def test_the_server_section_is_checked_and_its_roots_resolved(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = load_config({"server": {"port": 9001, "roots": ["docs"], "max_batch": 1}})
+    assert (config.server.port, config.server.roots, config.server.max_batch) == (9001, (tmp_path / "docs",), 1)
+    with pytest.raises(ConfigError, match=r"server\.prot: unknown key 'prot'; allowed keys: host, port, roots"):
+        load_config({"server": {"prot": 9001}})

@@ -9,7 +9,7 @@ import os
 from typing import Any
 
 from ragkit.cli.output import location, print_ingest_report, print_json, print_support, safe
-from ragkit.server.settings import DEFAULT_TOKEN_ENV
+from ragkit.settings import DEFAULT_TOKEN_ENV
 from ragkit.types import IngestReport
 
 def build_rag(args: argparse.Namespace) -> Any:
@@ -156,23 +156,17 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from ragkit.server.app import create_app
-    from ragkit.server.settings import ServerSettings
 
-    settings = ServerSettings(
-        host=args.host,
-        port=args.port,
-        roots=tuple(root.resolve() for root in args.root),
-        token_env=args.token_env,
-        max_batch=args.max_batch,
-        max_wait_ms=args.max_wait_ms,
-    )
     rag = build_rag(args)
+    options = ("host", "port", "roots", "token_env", "max_batch", "max_wait_ms")
+    given = {key: value for key in options if (value := getattr(args, key)) is not None}
+    settings = type(rag.config.server).model_validate({**rag.config.server.model_dump(), **given})
     app = create_app(rag, settings)
     # Load the models before taking requests, so a missing model fails here, in one line,
     # and the first question does not pay for loading.
     logging.getLogger(__name__).info("loading the models")
     rag.warm_up()
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning" if args.quiet else "info")
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning" if args.quiet else "info")
 
 
 def eval(args: argparse.Namespace) -> int:

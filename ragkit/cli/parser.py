@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ragkit.cli import commands as handlers
-from ragkit.server.settings import DEFAULT_TOKEN_ENV
+from ragkit.settings import ServerSettings
 
 DEFAULT_PIPELINE_HELP = "pipeline YAML file (default: built-in defaults, the same as pipelines/default.yaml)"
 
@@ -59,22 +59,24 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve", parents=[common], help="serve the pipeline over HTTP: an API, OpenAI chat completions and a page"
     )
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; others need a token)")
-    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    # Each option overrides the pipeline's `server:` section, whose defaults are ServerSettings'.
+    defaults = ServerSettings()
+    serve.add_argument("--host", help=f"address to bind (default {defaults.host}; others need a token)")
+    serve.add_argument("--port", type=int, help=f"port (default {defaults.port})")
     serve.add_argument(
-        "--root", action="append", default=[], type=Path, metavar="DIR",
+        "--root", action="append", type=Path, metavar="DIR", dest="roots",
         help="a folder POST /v1/ingest may read (repeatable; without one, ingest is disabled)",
     )
     serve.add_argument(
-        "--token-env", default=DEFAULT_TOKEN_ENV, metavar="NAME",
-        help=f"environment variable holding the bearer token (default {DEFAULT_TOKEN_ENV})",
+        "--token-env", metavar="NAME", help=f"environment variable holding the bearer token (default {defaults.token_env})"
     )
     serve.add_argument(
-        "--max-batch", type=int, default=8, metavar="N", help="questions generated together (1: one at a time)"
+        "--max-batch", type=int, metavar="N",
+        help=f"questions generated together (1: one at a time; default {defaults.max_batch})",
     )
     serve.add_argument(
-        "--max-wait-ms", type=float, default=5.0, metavar="MS",
-        help="how long a question waits for others to batch with (default 5)",
+        "--max-wait-ms", type=float, metavar="MS",
+        help=f"how long a question waits for others to batch with (default {defaults.max_wait_ms:g})",
     )
     serve.set_defaults(handler=handlers.serve)
 

@@ -26,7 +26,7 @@ from ragkit.ingest.manifest import Entry, Manifest, SettingsChangedError, StoreL
 from ragkit.ingest.planning import Plan, plan
 from ragkit.ingest.progress import Progress
 from ragkit.ingest.reading import LoaderSpecs, Read, by_extension, reads
-from ragkit.config import LoadingConfig
+from ragkit.settings import LoadingConfig
 from ragkit.loaders.base import Loader
 from ragkit.loaders.walker import printable, walk
 from ragkit.stores.base import StoreFullError, StoreUnavailableError, VectorStore

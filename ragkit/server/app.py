@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
+from ragkit.settings import ServerSettings
 from ragkit.server.batcher import Batcher
 from ragkit.server.errors import INTERNAL_ERROR, ApiError, InternalErrors, add_error_handlers
 from ragkit.server.schemas import (
@@ -37,7 +38,6 @@ from ragkit.server.schemas import (
     StatsResponse,
 )
 from ragkit.server.security import Guard, check_roots, ingest_target, read_token
-from ragkit.server.settings import ServerSettings
 
 if TYPE_CHECKING:
     from ragkit.pipeline import RAG
@@ -62,7 +62,7 @@ def create_app(rag: RAG, settings: ServerSettings | None = None) -> FastAPI:
     An embedded store is held until the app shuts down (``RAG.hold_store``): other
     processes' ingests are refused and told to go through ``POST /v1/ingest``.
     """
-    settings = settings or ServerSettings()
+    settings = settings or rag.config.server
     token = read_token(settings)
     check_roots(settings.roots, rag)
     batcher = Batcher(settings.max_batch, settings.max_wait_ms / 1000, settings.max_queue)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import hmac
+import ipaddress
 import os
 import socket
 import stat
@@ -13,9 +14,9 @@ from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ragkit.settings import ServerSettings
 from ragkit.files import not_regular, special_kind
 from ragkit.server.errors import ApiError, error_response
-from ragkit.server.settings import ServerSettings, is_loopback
 
 if TYPE_CHECKING:
     from ragkit.pipeline import RAG
@@ -171,7 +172,7 @@ def read_token(settings: ServerSettings) -> str | None:
     from ragkit.config import ConfigError
 
     token = os.environ.get(settings.token_env) or None
-    if token is None and not settings.loopback:
+    if token is None and not is_loopback(settings.host):
         raise ConfigError(
             f"serving on {settings.host}, which is not a loopback address, needs a bearer token: set the "
             f"environment variable {settings.token_env} (or bind 127.0.0.1)"
@@ -230,3 +231,13 @@ def check_roots(roots: Sequence[Path], rag: RAG) -> None:
             "--root cannot be combined with loading.follow_symlinks: true in the pipeline: a link inside a "
             "root could reach any file on this machine"
         )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is 127.0.0.0/8, ::1 or ``localhost``; a host name may resolve to anything, so it is not."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -87,6 +87,9 @@ def test_serve_refuses_to_start_unsafely(tmp_path: Path) -> None:
         "ragkit: error: serving on 0.0.0.0, which is not a loopback address, needs a bearer token: set the "
         f"environment variable {TOKEN_ENV} (or bind 127.0.0.1)"
     ) in exposed.stderr
+    (tmp_path / "exposed.yaml").write_text(pipeline.read_text() + "server:\n  host: 0.0.0.0\n")  # the same, from the pipeline
+    from_yaml = _serve_cli("-p", str(tmp_path / "exposed.yaml"), "--port", str(free_port()), env=env)
+    assert from_yaml.returncode == 2 and "serving on 0.0.0.0, which is not a loopback address" in from_yaml.stderr
     no_root = _serve_cli("-p", str(pipeline), "--root", str(tmp_path / "missing"), env=env)
     assert no_root.returncode == 2 and f"--root {tmp_path / 'missing'}: not a folder" in no_root.stderr
     (tmp_path / "links.yaml").write_text(pipeline.read_text() + "loading:\n  follow_symlinks: true\n")

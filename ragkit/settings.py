@@ -1,0 +1,116 @@
+"""The sections of a pipeline that are not stages: loading, answering, serving; and a stage's place in the YAML.
+
+Plain pydantic models on the ground floor (they import nothing above ``ragkit.stage``), so that the
+ingest, the query path and the server read their settings without the YAML loader.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+class StageSpec(BaseModel):
+    """One stage in a pipeline: its registered ``type`` and its parameters."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+# Every built-in loader: a folder ingest reads all the formats ragkit knows. docx, pptx and xlsx need
+# the ``office`` extra; without it their files are listed as failed, with the install command.
+DEFAULT_LOADERS = ("text", "markdown", "html", "pdf", "docx", "pptx", "xlsx", "csv", "epub", "rst", "json")
+
+
+class LoadingConfig(BaseModel):
+    """Which files a folder ingest picks up, which loaders read them, and how much is committed at once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    include: list[str] = Field(default_factory=lambda: ["**/*"])
+    exclude: list[str] = Field(default_factory=list)
+    follow_symlinks: bool = False
+    # Chunks from several files embedded, written and committed together: large
+    # enough to batch well, small enough that a crash loses little work.
+    batch_chunks: int = Field(default=512, ge=1)
+    # Processes that load and parse files (pypdf is the slow part) while this one chunks, embeds
+    # and writes; "auto" is one per core, at most 8; 0 or 1 loads in this process. On 2 cores the
+    # pool measured 1.10x on the PDF-heavy shared corpus but 0.81x on a small sample, where
+    # embedding dominates (benchmarks/RESULTS.md); off by default also because spawned workers
+    # re-import the caller's main module, which needs its `if __name__ == "__main__":`.
+    workers: Annotated[int, Field(ge=0)] | Literal["auto"] = 0
+    loaders: list[StageSpec] = Field(
+        default_factory=lambda: [StageSpec(type=name) for name in DEFAULT_LOADERS]
+    )
+
+    def worker_count(self) -> int:
+        """How many loading processes ``workers`` asks for on this machine."""
+        return min(os.cpu_count() or 1, 8) if self.workers == "auto" else self.workers
+
+
+class AnswerConfig(BaseModel):
+    """How passages become the prompt's context, and how a reply is checked against them (``ragkit.grounding``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # The share of an answer's terms beyond the question's that the passages must hold for it to be
+    # grounded, and of a sentence's for a passage to support it.
+    min_support: float = Field(default=0.5, ge=0.0, le=1.0)
+    # Abstain on an answer that is not grounded, instead of returning it marked ``grounded: false``.
+    abstain_unsupported: bool = True
+    # Abstain, without generating, when the question names an identifier (an option, a setting, a path)
+    # that none of its passages contains: caught 9 of 17 near-domain questions on the English dev half.
+    require_identifiers: bool = True
+    # Ask once more for a sentence when the reply is a bare value ("10", "`prune`"), kept only if it keeps the value.
+    complete_fragments: bool = True
+    # Chunks of the same document added on each side of every retrieved passage before the prompt is
+    # built (small-to-big, ``ragkit.neighbours``); 0: the passages as retrieved.
+    neighbours: int = Field(default=0, ge=0, le=5)
+    # Keep only this many sentences of each passage, those closest to the question (each with the one
+    # after it), to shorten the prompt (``ragkit.compression``); 0: whole passages. 3: on the dev halves the
+    # 1.5B answered 42 of 63 right with it against 43 with whole passages, in 8.3 s a question against 13.5
+    # on this 2-core CPU (benchmarks/RESULTS.md).
+    sentences: int = Field(default=3, ge=0)
+
+
+DEFAULT_TOKEN_ENV = "RAGKIT_API_TOKEN"
+
+
+class ServerSettings(BaseModel):
+    """What ``ragkit serve`` may do, and how it batches: the pipeline's ``server:`` section, which the
+    command's options override.
+
+    ``roots`` are the folders ``POST /v1/ingest`` may read; none disables it.
+    The bearer token is read from the environment variable ``token_env`` when
+    the app is created; it is required for every endpoint but the health
+    checks and the page when the server listens on an address that is not a
+    loopback one (decided from the socket bound, whatever ``host`` says), and
+    always for ingest.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    roots: tuple[Path, ...] = ()
+    token_env: str = DEFAULT_TOKEN_ENV
+    max_batch: int = Field(default=8, ge=1)  # questions generated together; 1 serves them one at a time
+    max_wait_ms: float = Field(default=5.0, ge=0)  # how long the first question of a batch waits for company
+    max_queue: int = Field(default=1024, ge=1)  # waiting requests beyond this get 503
+    max_body_bytes: int = Field(default=256 * 1024, ge=1)
+    max_question_chars: int = Field(default=2000, ge=1)
+    max_chat_chars: int = Field(default=32_000, ge=1)  # all messages of a chat completion together
+    max_k: int = Field(default=50, ge=1)
+
+    @field_validator("roots")
+    @classmethod
+    def _absolute(cls, roots: tuple[Path, ...]) -> tuple[Path, ...]:
+        """Resolved once, here, so that every check of an ingest path compares real paths."""
+        return tuple(Path(root).resolve() for root in roots)
