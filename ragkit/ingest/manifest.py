@@ -23,7 +23,6 @@ file has gone since.
 from __future__ import annotations
 
 import errno
-import fcntl
 import hashlib
 import json
 import os
@@ -184,23 +183,40 @@ def exclusive(path: Path, server: str | None = None) -> Iterator[None]:
     """Hold the store's lock file for the duration, or fail at once if another process holds it.
 
     Failing beats waiting: an ingest can hold the lock for many minutes, and a
-    second one started by mistake should say so, not hang. ``flock`` locks die
-    with their process, so a killed ingest never leaves a stale lock behind.
+    second one started by mistake should say so, not hang. The lock is the
+    operating system's (``flock`` on Linux and macOS, through ``filelock``),
+    which dies with its process, so a killed ingest never leaves a stale lock
+    behind; filelock's marker-file fallback, which would outlive a kill, is off.
     ``server`` is the URL of a ``ragkit serve`` that holds the lock for its
     lifetime; it goes into the file, so that a refused ingest can say where to ingest instead.
     """
+    from filelock import FileLock, Timeout
+
+    holder = (f"{os.getpid()} {server}" if server else str(os.getpid())).encode()
+
+    def note_holder(descriptor: int) -> None:
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, holder, 0)
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+", encoding="utf-8") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            raise StoreLockedError(_held_by(handle.read().strip(), path)) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()} {server}" if server else str(os.getpid()))
-        handle.flush()
+    lock = FileLock(
+        path, blocking=False, thread_local=False, fallback_to_soft=False, preserve_lock_file=True, on_acquired=note_holder
+    )
+    try:
+        lock.acquire()
+    except Timeout:
+        raise StoreLockedError(_held_by(_read_holder(path), path)) from None
+    try:
         yield
+    finally:
+        lock.release()
+
+
+def _read_holder(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        return ""
 
 
 def _held_by(holder: str, path: Path) -> str:
