@@ -78,12 +78,21 @@ class TemplateAugmenter:
             _check_slots(self.template, f"template file {path}")
 
     def build(self, question: str, hits: list[Hit]) -> Prompt:
-        kept = list(hits)
-        messages = self._messages(question, self._ordered(kept))
-        while kept and self.counter.count_prompt_tokens(messages) > self.config.max_prompt_tokens:
-            kept.pop()
-            messages = self._messages(question, self._ordered(kept))
-        return Prompt(messages=messages, passages=self._ordered(kept), dropped=len(hits) - len(kept))
+        """The prompt with the most best-ranked passages that fit: counted once when all fit, else found by
+        bisection over how many to keep (a prompt's length grows with each passage kept), not one passage at a time."""
+
+        def fits(kept: int) -> bool:
+            return self.counter.count_prompt_tokens(self._messages(question, self._ordered(hits[:kept]))) <= budget
+
+        budget = self.config.max_prompt_tokens
+        low, high = 0, len(hits)  # low passages always go in (none: the question alone), high is what is tried
+        if not fits(high):
+            while high - low > 1:
+                middle = (low + high) // 2
+                low, high = (middle, high) if fits(middle) else (low, middle)
+            high = low
+        kept = self._ordered(hits[:high])
+        return Prompt(messages=self._messages(question, kept), passages=kept, dropped=len(hits) - high)
 
     def _ordered(self, hits: list[Hit]) -> list[Hit]:
         """The passages in prompt order: ``[n]`` is the n-th of them, whichever way they run."""

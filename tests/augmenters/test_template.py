@@ -117,3 +117,26 @@ def test_chinese_questions_are_asked_for_a_chinese_sentence(counter) -> None:
         assert augmenter.build(other, _hits(1)).messages[1]["content"].endswith(f"Question: {other}\nAnswer:")
     custom = TemplateAugmenter(TemplateAugmenter.Config(template="{context}\n{question}"), counter=counter)
     assert custom.build("维度是多少？", _hits(1)).messages[1]["content"].endswith("\n维度是多少？")  # no slot, no hint
+
+
+class CountingCounter:
+    """The real generator's counting, with a tally of how many prompts it was asked to count."""
+
+    def __init__(self, generator) -> None:
+        self.generator, self.calls = generator, 0
+
+    def count_prompt_tokens(self, messages) -> int:
+        self.calls += 1
+        return self.generator.count_prompt_tokens(messages)
+
+
+def test_passages_that_do_not_fit_are_found_by_bisection_not_one_count_each(counter) -> None:
+    three = TemplateAugmenter(TemplateAugmenter.Config(), counter=counter).build("q " * 5, _hits(3))
+    budget = counter.count_prompt_tokens(three.messages) + 5
+    counting = CountingCounter(counter)
+    prompt = TemplateAugmenter(TemplateAugmenter.Config(max_prompt_tokens=budget), counter=counting).build("q " * 5, _hits(16))
+    assert [hit.id for hit in prompt.passages] == ["id2", "id1", "id0"] and prompt.dropped == 13
+    assert counting.calls <= 1 + 4  # the whole prompt, then log2(16) probes; one at a time took 14
+    counting.calls = 0
+    TemplateAugmenter(TemplateAugmenter.Config(), counter=counting).build("q " * 5, _hits(3))
+    assert counting.calls == 1  # everything fits: counted once
