@@ -10,8 +10,9 @@ from typing import Any, Literal
 import numpy as np
 
 from ragkit import models
-from ragkit.stage import StageConfig
 from ragkit.devices import DtypeName, halving_on_oom, resolve_device, resolve_dtype
+from ragkit.memo import Memo
+from ragkit.stage import StageConfig
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class SentenceTransformerEmbedder:
     def __init__(self, config: Config):
         self.config = config
         self._model: Any = None
+        self._queries: Memo[str, np.ndarray] = Memo(256)
 
     def warm_up(self) -> None:
         self.model  # the property loads it
@@ -92,7 +94,11 @@ class SentenceTransformerEmbedder:
         return self._encode(list(texts), self._prompt(DOCUMENT_PROMPT_NAMES))
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(list(texts), self._prompt(QUERY_PROMPT_NAMES))
+        """Each question embedded once: retrieval and then compression ask for the same question's vector."""
+        if not texts:
+            return self._encode([], "")
+        prompt = self._prompt(QUERY_PROMPT_NAMES)
+        return np.stack(self._queries.get_many(list(texts), lambda missing: list(self._encode(missing, prompt))))
 
     def _prompt(self, names: tuple[str, ...]) -> str:
         """The model's prompt for one side: the first of ``names`` it defines, else its default prompt, else none."""

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
+
+from ragkit.memo import Memo
 
 Messages = list[dict[str, str]]
 
@@ -38,26 +38,12 @@ class PromptMemo:
     tokenized once, though the augmenter counts it, the generator encodes it and the answer shows it."""
 
     def __init__(self, size: int = 64):
-        self.size = size
-        self._texts: OrderedDict[tuple[tuple[str, str], ...], str] = OrderedDict()
-        self._tokens: OrderedDict[str, list[int]] = OrderedDict()
-        self._lock = threading.Lock()  # a server's worker threads share one generator
+        self._texts: Memo[tuple[tuple[str, str], ...], str] = Memo(size)
+        self._tokens: Memo[str, list[int]] = Memo(size)
 
     def text(self, messages: Messages, render: Callable[[Messages], str]) -> str:
         key = tuple((message["role"], message["content"]) for message in messages)
-        return self._remembered(self._texts, key, lambda: render(messages))
+        return self._texts.get(key, lambda: render(messages))
 
     def tokens(self, text: str, tokenize: Callable[[str], list[int]]) -> list[int]:
-        return self._remembered(self._tokens, text, lambda: tokenize(text))
-
-    def _remembered(self, memo: OrderedDict[Any, Any], key: Any, make: Callable[[], Any]) -> Any:
-        with self._lock:
-            if key in memo:
-                memo.move_to_end(key)
-                return memo[key]
-        value = make()
-        with self._lock:
-            memo[key] = value
-            while len(memo) > self.size:
-                memo.popitem(last=False)
-        return value
+        return self._tokens.get(text, lambda: tokenize(text))

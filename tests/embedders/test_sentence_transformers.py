@@ -116,3 +116,14 @@ class TestEmbeddingGemma:
         from ragkit.embedders.sentence_transformers import _overflows_float16
 
         assert _overflows_float16(models.resolve("embeddinggemma-300m").location)
+
+
+def test_a_question_asked_again_is_not_embedded_again(minilm: SentenceTransformerEmbedder, monkeypatch) -> None:
+    encoded: list[list[str]] = []
+    encode = minilm._encode
+    monkeypatch.setattr(minilm, "_encode", lambda texts, prompt: encoded.append(texts) or encode(texts, prompt))
+    first = minilm.embed_queries(["How do I limit a container's memory?", "What is a chroot?"])
+    again = minilm.embed_queries(["What is a chroot?", "How do I limit a container's memory?", "What is a chroot?"])
+    assert np.array_equal(again, first[[1, 0, 1]]) and encoded == [["How do I limit a container's memory?", "What is a chroot?"]]
+    again[0] = 0  # the caller's copy: the memo's vectors stay as they were
+    assert np.array_equal(minilm.embed_queries(["What is a chroot?"])[0], first[1])
