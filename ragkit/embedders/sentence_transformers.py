@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator, Sequence
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
 
 from ragkit import models
 from ragkit.devices import DtypeName, halving_on_oom, resolve_device, resolve_dtype
+from ragkit.embedders import onnx_int8
 from ragkit.memo import Memo
 from ragkit.stage import StageConfig
 
@@ -28,6 +30,8 @@ DOCUMENT_PROMPT_NAMES = ("document", "passage", "corpus")
 # GPU, ``dtype: auto`` gives them bfloat16 instead.
 NO_FLOAT16_MODEL_TYPES = ("gemma",)
 
+BackendName = Literal["auto", "torch", "onnx-int8"]
+
 
 class SentenceTransformerEmbedder:
     """Normalised embeddings in length-sorted batches bounded by a token budget.
@@ -38,6 +42,10 @@ class SentenceTransformerEmbedder:
     Models that define query and document prompts (EmbeddingGemma) get them
     prepended, as ``encode_query`` / ``encode_document`` would; others embed
     both sides alike.
+
+    ``backend: onnx-int8`` runs an int8 copy of the model through ONNX Runtime
+    on the CPU (``ragkit.embedders.onnx_int8``); tokenising, prompts and limits
+    stay those of the torch model, so chunks and token counts do not change.
     """
 
     class Config(StageConfig):
@@ -46,6 +54,7 @@ class SentenceTransformerEmbedder:
         max_batch_tokens: int | Literal["auto"] = "auto"
         device: str = "auto"
         dtype: DtypeName = "auto"
+        backend: BackendName = "auto"
         normalize: bool = True
         show_progress: bool = True
 
@@ -53,6 +62,7 @@ class SentenceTransformerEmbedder:
         self.config = config
         self._model: Any = None
         self._queries: Memo[str, np.ndarray] = Memo(256)
+        self._session: Any = None  # the ONNX Runtime session, with backend onnx-int8
 
     def warm_up(self) -> None:
         self.model  # the property loads it
@@ -63,6 +73,9 @@ class SentenceTransformerEmbedder:
             from sentence_transformers import SentenceTransformer
 
             resolved = models.resolve(self.config.model)
+            if self._backend == "onnx-int8":
+                self._model = self._load_onnx(resolved)
+                return self._model
             device = resolve_device(self.config.device)
             no_float16 = self.config.dtype == "auto" and device != "cpu" and _overflows_float16(resolved.location)
             dtype = resolve_dtype(self.config.dtype, device, gpu_default="bfloat16" if no_float16 else "float16")
@@ -71,9 +84,41 @@ class SentenceTransformerEmbedder:
             self._model.eval()
         return self._model
 
+    def _load_onnx(self, resolved: models.ResolvedModel) -> Any:
+        """The float32 torch model on the CPU, for its tokenizer, prompts and limits, and the int8 session that embeds."""
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        if self.config.device not in ("auto", "cpu"):
+            log.info("embedder backend onnx-int8 runs on the CPU, not on %s", self.config.device)
+        log.info("loading embedder %s on cpu (onnx-int8)", self.config.model)
+        # Eager attention traces to the graph that ONNX Runtime fuses; this model only tokenises and exports.
+        kwargs = {"dtype": torch.float32, "attn_implementation": "eager"}
+        model = SentenceTransformer(resolved.location, device="cpu", model_kwargs=kwargs)
+        model.eval()
+        self._session = onnx_int8.load(model, resolved.cache_subdir(onnx_int8.CACHE_SUBDIR))
+        return model
+
+    @cached_property
+    def _backend(self) -> Literal["torch", "onnx-int8"]:
+        """What embeds: ``auto`` is torch (see the README's figures); onnx-int8 without its packages falls back to torch, saying so."""
+        if self.config.backend != "onnx-int8":
+            return "torch"
+        missing = onnx_int8.missing_package()
+        if missing is not None:
+            log.warning(
+                "embedder backend onnx-int8 needs the package %s, which is not installed (%s); embedding with torch instead",
+                missing,
+                onnx_int8.INSTALL,
+            )
+            return "torch"
+        return "onnx-int8"
+
     @property
     def fingerprint(self) -> str:
-        return f"sentence-transformers:{self.config.model}:normalize={self.config.normalize}"
+        """The int8 model's vectors differ from the float ones (cosine about 0.99), so a store must be rebuilt to switch."""
+        base = f"sentence-transformers:{self.config.model}:normalize={self.config.normalize}"
+        return base if self._backend == "torch" else f"{base}:backend={self._backend}"
 
     @property
     def max_tokens(self) -> int:
@@ -147,12 +192,16 @@ class SentenceTransformerEmbedder:
         for row, ids in enumerate(batch_ids):
             input_ids[row, : len(ids)] = ids
             attention[row, : len(ids)] = 1
-        features = {"input_ids": torch.from_numpy(input_ids), "attention_mask": torch.from_numpy(attention)}
+        arrays = {"input_ids": input_ids, "attention_mask": attention}
         if "token_type_ids" in tokenizer.model_input_names:
-            features["token_type_ids"] = torch.zeros_like(features["input_ids"])
-        if model.device.type == "cuda":
-            features = {key: value.pin_memory().to(model.device, non_blocking=True) for key, value in features.items()}
-        embeddings = model(features)["sentence_embedding"].float()
+            arrays["token_type_ids"] = np.zeros_like(input_ids)
+        if self._session is not None:
+            embeddings = torch.from_numpy(onnx_int8.run(self._session, arrays))
+        else:
+            features = {key: torch.from_numpy(value) for key, value in arrays.items()}
+            if model.device.type == "cuda":
+                features = {key: value.pin_memory().to(model.device, non_blocking=True) for key, value in features.items()}
+            embeddings = model(features)["sentence_embedding"].float()
         if self.config.normalize:
             embeddings = torch.nn.functional.normalize(embeddings, dim=-1)
         return embeddings.cpu()

@@ -127,3 +127,86 @@ def test_a_question_asked_again_is_not_embedded_again(minilm: SentenceTransforme
     assert np.array_equal(again, first[[1, 0, 1]]) and encoded == [["How do I limit a container's memory?", "What is a chroot?"]]
     again[0] = 0  # the caller's copy: the memo's vectors stay as they were
     assert np.array_equal(minilm.embed_queries(["What is a chroot?"])[0], first[1])
+
+@pytest.fixture(scope="module")
+def onnx_installed() -> None:
+    """Skips, naming the install, where the onnx-int8 backend's packages are missing (scripts/setup.sh installs them)."""
+    from ragkit.embedders import onnx_int8
+
+    if (missing := onnx_int8.missing_package()) is not None:
+        pytest.skip(f"backend onnx-int8 needs {missing}: {onnx_int8.INSTALL}")
+
+
+@pytest.fixture(scope="module")
+def embedders(onnx_installed: None, tmp_path_factory: pytest.TempPathFactory):
+    """(onnx-int8, float32 torch) over a model cache of their own, so the user's cache is left as it was."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RAGKIT_CACHE", str(tmp_path_factory.mktemp("cache")))
+        int8 = SentenceTransformerEmbedder(SentenceTransformerEmbedder.Config(backend="onnx-int8", show_progress=False))
+        int8.warm_up()
+        yield int8, SentenceTransformerEmbedder(SentenceTransformerEmbedder.Config(backend="torch", dtype="float32", show_progress=False))
+
+
+class TestOnnxInt8:
+    """``backend: onnx-int8``: the int8 copy exported once into the model cache, run by ONNX Runtime."""
+
+    def test_vectors_keep_a_cosine_of_0_99_with_torch_on_real_chunks(self, embedders) -> None:
+        from paths import SAMPLE_DOCS
+
+        from ragkit.chunkers.recursive import RecursiveChunker
+        from ragkit.types import Document
+
+        int8, float32 = embedders
+        chunker = RecursiveChunker(RecursiveChunker.Config(), counter=float32)
+        files = [*sorted((SAMPLE_DOCS / "guides").glob("*.md")), *sorted((SAMPLE_DOCS / "notes").glob("*.txt"))]
+        texts = [chunk.text for path in files for chunk in chunker.chunk(Document(path.read_text("utf-8"), {"source": path.name}))]
+        cosines = np.sum(int8.embed_documents(texts) * float32.embed_documents(texts), axis=1)
+        assert len(texts) > 20 and cosines.min() >= 0.99, sorted(cosines)[:3]
+
+    def test_tokens_and_limits_are_the_torch_models_and_the_fingerprint_is_not(self, embedders) -> None:
+        int8, float32 = embedders
+        texts = ["hello world", "", "向量检索", "a longer passage about chunk sizes " * 6]
+        assert int8.count_tokens(texts) == float32.count_tokens(texts) and int8.max_tokens == float32.max_tokens == 254
+        assert int8.fingerprint != float32.fingerprint
+        assert float32.fingerprint == "sentence-transformers:all-MiniLM-L6-v2:normalize=True"  # stores built before still match
+
+    def test_the_export_happens_once(self, onnx_installed: None, tmp_path, monkeypatch, caplog) -> None:
+        import logging
+
+        monkeypatch.setenv("RAGKIT_CACHE", str(tmp_path))
+        with caplog.at_level(logging.INFO, logger="ragkit.embedders.onnx_int8"):
+            SentenceTransformerEmbedder(SentenceTransformerEmbedder.Config(backend="onnx-int8")).warm_up()
+            assert "exporting the embedder to ONNX int8" in caplog.text
+            exported = tmp_path / "models" / "all-MiniLM-L6-v2" / "onnx-int8" / "model.onnx"
+            written = exported.stat().st_mtime_ns
+            caplog.clear()
+            second = SentenceTransformerEmbedder(SentenceTransformerEmbedder.Config(backend="onnx-int8", show_progress=False))
+            assert second.embed_queries(["reused"]).shape == (1, 384)
+        assert "exporting" not in caplog.text and exported.stat().st_mtime_ns == written
+        assert sorted(path.name for path in exported.parent.iterdir()) == ["model.onnx"]  # no work files left
+
+    @pytest.mark.parametrize("package", ["onnxruntime", "onnx"])
+    def test_a_missing_package_falls_back_to_torch_with_one_line(self, package: str, tmp_path) -> None:
+        import os
+        import subprocess
+        import sys
+
+        from paths import REPO
+
+        script = (
+            f"import logging, sys; sys.modules[{package!r}] = None; logging.basicConfig(format='%(message)s')\n"
+            "from ragkit.embedders.sentence_transformers import SentenceTransformerEmbedder as E\n"
+            "embedder = E(E.Config(backend='onnx-int8', show_progress=False))\n"
+            "print(embedder.fingerprint, embedder.fingerprint, embedder.embed_queries(['still embeds']).shape)\n"
+        )
+        env = {**os.environ, "RAGKIT_CACHE": str(tmp_path)}
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
+        assert done.returncode == 0, done.stderr
+        torch_fingerprint = "sentence-transformers:all-MiniLM-L6-v2:normalize=True"
+        assert done.stdout.split() == [torch_fingerprint, torch_fingerprint, "(1,", "384)"]
+        lines = [line for line in done.stderr.splitlines() if "onnx-int8" in line]
+        assert lines == [
+            f"embedder backend onnx-int8 needs the package {package}, which is not installed "
+            "(pip install 'ragkit[onnx]'); embedding with torch instead"
+        ]
+        assert not (tmp_path / "models").exists()
