@@ -86,7 +86,7 @@ class TemplateAugmenter:
 
         budget = self.config.max_prompt_tokens
         low, high = 0, len(hits)  # low passages always go in (none: the question alone), high is what is tried
-        if not fits(high):
+        if hits and not fits(high):  # no passages: nothing to fit, and nothing to count
             while high - low > 1:
                 middle = (low + high) // 2
                 low, high = (middle, high) if fits(middle) else (low, middle)
