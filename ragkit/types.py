@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
 
 Metadata = dict[str, Any]
 Scalar = str | int | float | bool
@@ -106,6 +109,8 @@ class Hit:
     score: float
     metadata: Metadata
     scores: dict[str, float] = field(default_factory=dict)
+    # The stored vector, when the search was asked for it (maximal marginal relevance needs it); never compared.
+    vector: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def source(self) -> str:

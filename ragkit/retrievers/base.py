@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
+import numpy as np
+
 from ragkit.stage import StageConfig
 from ragkit.embedders.base import Embedder
 from ragkit.indexes.base import KeywordIndex
@@ -60,7 +62,10 @@ class StoreRetriever:
         return int(self.config.top_k)
 
     def _diversified(self, hits: list[Hit], k: int, weight: float) -> list[Hit]:
-        """``ranking.diversify`` over the hits' stored vectors, fetched only when there is a choice to make."""
+        """``ranking.diversify`` over the hits' vectors: those the search returned, the rest (keyword hits) fetched."""
         if len(hits) <= 1:
             return hits[:k]
-        return diversify(hits, self.store.vectors([hit.id for hit in hits]), k, weight)
+        missing = [hit.id for hit in hits if hit.vector is None]
+        fetched = dict(zip(missing, self.store.vectors(missing))) if missing else {}
+        vectors = np.stack([hit.vector if hit.vector is not None else fetched[hit.id] for hit in hits])
+        return diversify(hits, vectors, k, weight)

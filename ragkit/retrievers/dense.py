@@ -31,7 +31,7 @@ class DenseRetriever(StoreRetriever):
         k = k or self.config.top_k
         mmr = self.config.mmr_lambda
         depth = max(k, self.config.candidates) if mmr is not None else k
-        found = self.store.query(self.embedder.embed_queries(queries), depth, where)
+        found = self.store.query(self.embedder.embed_queries(queries), depth, where, with_vectors=mmr is not None)
         threshold = self.config.score_threshold
         results = []
         for hits in found:

@@ -56,7 +56,8 @@ class HybridRetriever(StoreRetriever):
             return []
         k = k or self.config.top_k
         depth = max(k, self.config.candidates)
-        dense = self.store.query(self.embedder.embed_queries(queries), depth, where)
+        with_vectors = self.config.mmr_lambda is not None
+        dense = self.store.query(self.embedder.embed_queries(queries), depth, where, with_vectors=with_vectors)
         keyword = self.index.search(queries, depth, where)
         return [
             self._fuse(dense_hits, keyword_hits, k, self._weights(query))
@@ -92,6 +93,7 @@ class HybridRetriever(StoreRetriever):
                     **({"matched": matched[chunk_id]} if chunk_id in matched else {}),
                     "rrf": score,
                 },
+                vector=found[chunk_id].vector,
             )
             for chunk_id, score in fused
         ]

@@ -43,8 +43,11 @@ class VectorStore(Protocol):
 
     def delete(self, ids: Sequence[str]) -> None: ...
 
-    def query(self, vectors: np.ndarray, k: int, where: Where | None = None) -> list[list[Hit]]:
-        """The ``k`` nearest chunks for each row of ``vectors`` (one call for a whole batch of questions)."""
+    def query(
+        self, vectors: np.ndarray, k: int, where: Where | None = None, *, with_vectors: bool = False
+    ) -> list[list[Hit]]:
+        """The ``k`` nearest chunks for each row of ``vectors`` (one call for a whole batch of questions);
+        ``with_vectors``: each hit carries its stored vector (``Hit.vector``), so diversifying needs no second call."""
         ...
 
     def count(self) -> int: ...
@@ -59,7 +62,7 @@ class VectorStore(Protocol):
         ...
 
     def vectors(self, ids: Sequence[str]) -> np.ndarray:
-        """The stored vectors of ``ids``, one row each in that order (for diversifying results)."""
+        """The stored vectors of ``ids``, one row each in that order (for diversifying hits the keyword index found)."""
         ...
 
     def stats(self) -> dict[str, Any]:

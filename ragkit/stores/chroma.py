@@ -208,27 +208,32 @@ class ChromaStore:
             for start in range(0, len(ids), WRITE_BATCH):
                 self.collection.delete(ids=list(ids[start : start + WRITE_BATCH]))
 
-    def query(self, vectors: np.ndarray, k: int, where: Where | None = None) -> list[list[Hit]]:
+    def query(
+        self, vectors: np.ndarray, k: int, where: Where | None = None, *, with_vectors: bool = False
+    ) -> list[list[Hit]]:
         vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, vectors.shape[-1])
         if k <= 0 or len(vectors) == 0:  # an empty collection answers with no hits: no count() first
             return [[] for _ in vectors]
+        include = ["documents", "metadatas", "distances", *(["embeddings"] if with_vectors else [])]
         with self._talking():
-            result = self.collection.query(
-                query_embeddings=vectors,
-                n_results=k,
-                where=_where(where),
-                include=["documents", "metadatas", "distances"],
-            )
+            result = self.collection.query(query_embeddings=vectors, n_results=k, where=_where(where), include=include)
+        stored = result["embeddings"] if with_vectors else [[None] * len(ids) for ids in result["ids"]]
         # A chunk deleted by another process can linger in an embedded client's in-memory vector
         # index: it comes back without its text. It is gone, so it is no hit.
         return [
             [
-                Hit(id=chunk_id, text=text, score=1.0 - float(distance), metadata=dict(metadata or {}))
-                for chunk_id, text, metadata, distance in zip(ids, texts, metadatas, distances)
+                Hit(
+                    id=chunk_id,
+                    text=text,
+                    score=1.0 - float(distance),
+                    metadata=dict(metadata or {}),
+                    vector=None if vector is None else np.asarray(vector, dtype=np.float32),
+                )
+                for chunk_id, text, metadata, distance, vector in zip(ids, texts, metadatas, distances, row_vectors)
                 if text is not None
             ]
-            for ids, texts, metadatas, distances in zip(
-                result["ids"], result["documents"], result["metadatas"], result["distances"]
+            for ids, texts, metadatas, distances, row_vectors in zip(
+                result["ids"], result["documents"], result["metadatas"], result["distances"], stored
             )
         ]
 

@@ -8,7 +8,7 @@ from ragkit.retrievers.hybrid import HybridRetriever
 from ragkit.retrievers.keyword import KeywordRetriever
 from ragkit.retrievers.ranking import reciprocal_rank_fusion
 
-from retrievers.conftest import Corpus
+from retrievers.conftest import PASSAGES, Corpus
 
 DUPLICATES = {"serving/a.md", "serving/b.md", "serving/c.md"}
 
@@ -92,6 +92,24 @@ def test_mmr_keeps_near_copies_out_of_the_top(corpus: Corpus, make) -> None:
     assert diverse[0].id == plain[0].id
     assert len({hit.source for hit in diverse} & DUPLICATES) == 1
     assert make(corpus, top_k=3, mmr_lambda=1.0).retrieve([query])[0] == plain
+
+
+def test_mmr_takes_the_vectors_from_the_search_and_fetches_only_keyword_hits(
+    corpus: Corpus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dense hits arrive with their stored vectors; only hits the keyword side alone found are fetched."""
+    fetched: list[list[str]] = []
+    real_vectors = corpus.store.vectors
+    monkeypatch.setattr(corpus.store, "vectors", lambda ids: fetched.append(list(ids)) or real_vectors(ids))
+    query = "How many concurrent sequences per GPU does the Heron serving stack allow?"
+    dense = _dense(corpus, top_k=3, mmr_lambda=0.5).retrieve([query])[0]
+    assert len(dense) == 3 and fetched == []  # every candidate came with its vector
+    plain = _hybrid(corpus, top_k=len(PASSAGES), candidates=len(PASSAGES)).retrieve([query])[0]
+    assert all(hit.vector is None for hit in plain)  # no vectors asked for without MMR
+    _hybrid(corpus, top_k=3, candidates=3, mmr_lambda=0.5).retrieve([query])
+    dense_ids = {hit.id for hit in _dense(corpus, top_k=3).retrieve([query])[0]}
+    keyword_ids = {hit.id for hit in _keyword(corpus).retrieve([query], k=3)[0]}
+    assert sorted(chunk_id for ids in fetched for chunk_id in ids) == sorted(keyword_ids - dense_ids)
 
 
 def test_dense_hits_carry_their_cosine_as_a_component(corpus: Corpus) -> None:

@@ -134,6 +134,16 @@ def test_vectors_come_back_in_the_order_asked(store: ChromaStore) -> None:
     assert store.vectors([]).size == 0
 
 
+def test_a_query_returns_the_stored_vectors_only_when_asked(store: ChromaStore) -> None:
+    vectors = _unit(3)
+    store.upsert(_chunks(), vectors)
+    [with_vectors] = store.query(vectors[:1], 3, with_vectors=True)
+    rows = {chunk.id: row for chunk, row in zip(_chunks(), vectors)}
+    assert len(with_vectors) == 3 and all(np.allclose(hit.vector, rows[hit.id], atol=1e-6) for hit in with_vectors)
+    [without] = store.query(vectors[:1], 3)
+    assert [hit.id for hit in without] == [hit.id for hit in with_vectors] and all(hit.vector is None for hit in without)
+
+
 def test_chunks_another_process_deleted_never_come_back_without_text(tmp_path: Path) -> None:
     """The embedded client's in-memory vector index keeps ids another process deleted; they are no hits."""
     import subprocess
