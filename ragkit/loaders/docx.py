@@ -13,9 +13,9 @@ import re
 from typing import TYPE_CHECKING, ClassVar
 
 from ragkit.stage import StageConfig
-from ragkit.loaders.base import LoadError, error_reason
+from ragkit.loaders.base import LoadError
 from ragkit.loaders.documents import clean_title, make_document
-from ragkit.loaders.packages import missing_extra, zip_package
+from ragkit.loaders.packages import read_package
 from ragkit.loaders.tables import table_lines
 from ragkit.types import Document, content_hash
 
@@ -40,17 +40,10 @@ class DocxLoader:
         self.config = config or self.Config()
 
     def load(self, data: bytes, source: str) -> list[Document]:
-        try:
-            import docx
-        except ImportError:
-            raise missing_extra("python-docx", ".docx") from None
-        package = zip_package(data, ".docx")
-        try:
+        with read_package(data, ".docx", "docx", "python-docx") as (docx, package):
             word = docx.Document(package)
             blocks, headings = _blocks(word)
             own_title = word.core_properties.title
-        except Exception as exc:
-            raise LoadError(f"unreadable .docx: {error_reason(exc)}") from None
         if not blocks:
             raise LoadError("no text in the document")
         # min() keeps the first of the top-level headings.

@@ -13,10 +13,10 @@ import logging
 from typing import TYPE_CHECKING, ClassVar
 
 from ragkit.stage import StageConfig
-from ragkit.loaders.base import LoadError, error_reason
+from ragkit.loaders.base import LoadError
 from ragkit.loaders.documents import clean_title, make_document
 from ragkit.loaders.markup import decode_markup, first_heading, parse_html, readable_text
-from ragkit.loaders.packages import zip_package
+from ragkit.loaders.packages import read_package
 from ragkit.types import Document, content_hash
 
 if TYPE_CHECKING:
@@ -39,15 +39,10 @@ class EpubLoader:
         self.config = config or self.Config()
 
     def load(self, data: bytes, source: str) -> list[Document]:
-        from ebooklib import epub
-
-        package = zip_package(data, ".epub")
-        try:
+        with read_package(data, ".epub", "ebooklib.epub") as (epub, package):
             book = epub.read_epub(package)
             chapters = _chapters(book)
             titles = book.get_metadata("DC", "title")
-        except Exception as exc:
-            raise LoadError(f"unreadable .epub: {error_reason(exc)}") from None
         title = clean_title(titles[0][0]) if titles else None
         doc_hash = content_hash(data)
         documents: list[Document] = []

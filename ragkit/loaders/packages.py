@@ -11,8 +11,12 @@ renamed to the new extension, which is an OLE2 file too.
 
 from __future__ import annotations
 
+import importlib
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from io import BytesIO
+from types import ModuleType
 
 from ragkit.loaders.base import LoadError, error_reason
 
@@ -62,6 +66,24 @@ def _holds(names: list[str], content: str) -> bool:
     return any(name.startswith(content) for name in names)
 
 
-def missing_extra(package: str, suffix: str) -> LoadError:
-    """The reason a file is skipped when the optional library that reads its format is not installed."""
-    return LoadError(f"{package} is not installed: install ragkit[office] to read {suffix} files")
+@contextmanager
+def read_package(data: bytes, suffix: str, library: str, extra_package: str | None = None) -> Iterator[tuple[ModuleType, BytesIO]]:
+    """The format's ``library`` and ``data`` as a checked ZIP package, for the ``with`` body to parse.
+
+    ``extra_package`` names the distribution of an optional library (the ``office``
+    extra): missing, the file is skipped naming what to install. Whatever the
+    library raises in the body becomes one ``LoadError`` line, ``unreadable <suffix>: ...``.
+    """
+    try:
+        module = importlib.import_module(library)
+    except ImportError:
+        if extra_package is None:
+            raise
+        raise LoadError(f"{extra_package} is not installed: install ragkit[office] to read {suffix} files") from None
+    package = zip_package(data, suffix)
+    try:
+        yield module, package
+    except LoadError:
+        raise
+    except Exception as exc:
+        raise LoadError(f"unreadable {suffix}: {error_reason(exc)}") from None

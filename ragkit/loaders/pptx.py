@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 from ragkit.stage import StageConfig
-from ragkit.loaders.base import LoadError, error_reason
+from ragkit.loaders.base import LoadError
 from ragkit.loaders.documents import clean_title, make_document
-from ragkit.loaders.packages import missing_extra, zip_package
+from ragkit.loaders.packages import read_package
 from ragkit.loaders.tables import table_lines
 from ragkit.types import Document, content_hash
 
@@ -37,18 +37,11 @@ class PptxLoader:
         self.config = config or self.Config()
 
     def load(self, data: bytes, source: str) -> list[Document]:
-        try:
-            import pptx
-        except ImportError:
-            raise missing_extra("python-pptx", ".pptx") from None
-        package = zip_package(data, ".pptx")
-        try:
+        with read_package(data, ".pptx", "pptx", "python-pptx") as (pptx, package):
             presentation = pptx.Presentation(package)
             slides = list(presentation.slides)
             texts = [_slide_text(slide) for slide in slides]
             title = clean_title(presentation.core_properties.title) or _slide_title(slides)
-        except Exception as exc:
-            raise LoadError(f"unreadable .pptx: {error_reason(exc)}") from None
         doc_hash = content_hash(data)
         documents = [
             make_document(

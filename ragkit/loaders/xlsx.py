@@ -15,9 +15,9 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, ClassVar
 
 from ragkit.stage import StageConfig
-from ragkit.loaders.base import LoadError, error_reason
+from ragkit.loaders.base import LoadError
 from ragkit.loaders.documents import clean_title, make_document
-from ragkit.loaders.packages import missing_extra, zip_package
+from ragkit.loaders.packages import read_package
 from ragkit.loaders.tables import table_lines
 from ragkit.types import Document, content_hash
 
@@ -38,12 +38,7 @@ class XlsxLoader:
 
     def load(self, data: bytes, source: str) -> list[Document]:
         suffix = PurePosixPath(source).suffix.lower()
-        try:
-            import openpyxl
-        except ImportError:
-            raise missing_extra("openpyxl", suffix) from None
-        package = zip_package(data, suffix)
-        try:
+        with read_package(data, suffix, "openpyxl", "openpyxl") as (openpyxl, package):
             with warnings.catch_warnings():
                 # openpyxl warns of every feature it does not read (data validation, conditional
                 # formatting); none of them changes a cell's value.
@@ -54,8 +49,6 @@ class XlsxLoader:
                     sheets = [(sheet.title, _sheet_text(sheet)) for sheet in workbook.worksheets]
                 finally:
                     workbook.close()
-        except Exception as exc:
-            raise LoadError(f"unreadable {suffix}: {error_reason(exc)}") from None
         doc_hash = content_hash(data)
         documents = [
             make_document(
