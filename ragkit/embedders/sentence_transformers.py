@@ -30,6 +30,9 @@ DOCUMENT_PROMPT_NAMES = ("document", "passage", "corpus")
 # GPU, ``dtype: auto`` gives them bfloat16 instead.
 NO_FLOAT16_MODEL_TYPES = ("gemma",)
 
+# Texts whose content token ids are kept (``_content_ids``): a batch of chunks with the words counted around it.
+CONTENT_IDS_KEPT = 32768
+
 BackendName = Literal["auto", "torch", "onnx-int8"]
 
 
@@ -62,6 +65,9 @@ class SentenceTransformerEmbedder:
         self.config = config
         self._model: Any = None
         self._queries: Memo[str, np.ndarray] = Memo(256)
+        # Content token ids of the texts counted lately: a chunker's last count of each chunk is the very
+        # tokenization the embedding then reuses, so a chunk is tokenized once (words are tiny entries).
+        self._content_ids: Memo[str, np.ndarray] = Memo(CONTENT_IDS_KEPT)
         self._session: Any = None  # the ONNX Runtime session, with backend onnx-int8
 
     def warm_up(self) -> None:
@@ -129,11 +135,43 @@ class SentenceTransformerEmbedder:
         return int(self.model.max_seq_length) - special - prompt
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return [len(ids) for ids in self._content(texts)]
+
+    def _content(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Each text's token ids without special tokens, tokenized only if not among the latest ones."""
         if not texts:
             return []
-        # Counting may see texts longer than the model takes: that is the point, not a warning.
-        encoded = self.model.tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]
-        return [len(ids) for ids in encoded]
+
+        def tokenize(missing: list[str]) -> list[np.ndarray]:
+            # Counting may see texts longer than the model takes: that is the point, not a warning.
+            encoded = self.model.tokenizer(missing, add_special_tokens=False, verbose=False)["input_ids"]
+            return [np.asarray(ids, dtype=np.int32) for ids in encoded]
+
+        return self._content_ids.get_many(list(texts), tokenize)
+
+    @cached_property
+    def _special_ids(self) -> tuple[list[int], list[int]] | None:
+        """The ids tokenizing adds before and after a text's own ([CLS] and [SEP]), found once on a sample;
+        None when the text's own ids do not appear whole among them, so that adding them would not be exact."""
+        tokenizer = self.model.tokenizer
+        sample = "Composed ids: the same 2 tokens?"
+        content = tokenizer(sample, add_special_tokens=False)["input_ids"]
+        whole = tokenizer(sample)["input_ids"]
+        for start in range(len(whole) - len(content) + 1):
+            if whole[start : start + len(content)] == content:
+                return whole[:start], whole[start + len(content) :]
+        return None
+
+    def _token_ids(self, texts: list[str], prompt: str) -> list[list[int]]:
+        """What the model reads for each text: its counted ids between the special ones, else tokenized anew."""
+        model = self.model
+        special = self._special_ids
+        if prompt or special is None:  # tokenized with the prompt, so lengths and truncation are the model's
+            prompted = [prompt + text for text in texts] if prompt else texts
+            return model.tokenizer(prompted, truncation=True, max_length=model.max_seq_length)["input_ids"]
+        before, after = special
+        limit = model.max_seq_length - len(before) - len(after)
+        return [[*before, *ids[:limit].tolist(), *after] for ids in self._content(texts)]
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(list(texts), self._prompt(DOCUMENT_PROMPT_NAMES))
@@ -159,9 +197,7 @@ class SentenceTransformerEmbedder:
         dimension = model.get_embedding_dimension()
         if not texts:
             return np.zeros((0, dimension), dtype=np.float32)
-        # Tokenised with the prompt, so lengths, batches and truncation are those of what the model sees.
-        prompted = [prompt + text for text in texts] if prompt else texts
-        token_ids = model.tokenizer(prompted, truncation=True, max_length=model.max_seq_length)["input_ids"]
+        token_ids = self._token_ids(texts, prompt)
         order = sorted(range(len(texts)), key=lambda index: len(token_ids[index]), reverse=True)
         output = torch.empty((len(texts), dimension), dtype=torch.float32)
         # A bar only on a terminal (None), so logs stay clean; TQDM_DISABLE is how `--quiet` silences every bar.

@@ -71,6 +71,16 @@ def test_models_without_prompts_embed_as_sentence_transformers_does(minilm: Sent
     np.testing.assert_allclose(minilm.embed_documents(texts), model.encode_document(texts, normalize_embeddings=True), atol=2e-3)
 
 
+def test_counted_ids_are_reused_exactly_as_the_tokenizer_would_make_them(minilm: SentenceTransformerEmbedder) -> None:
+    """A chunk counted for the chunker is not tokenized again to embed it: the ids are the tokenizer's own."""
+    texts = ["The osprey dives.", "向量检索比较的是语义", "a passage far longer than the model reads " * 80, ""]
+    counts = minilm.count_tokens(texts)
+    model = minilm.model
+    direct = model.tokenizer(texts, truncation=True, max_length=model.max_seq_length)["input_ids"]
+    assert minilm._token_ids(texts, "") == direct
+    assert counts[2] > model.max_seq_length and len(direct[2]) == model.max_seq_length  # cut as the tokenizer cuts
+
+
 def test_bert_models_may_run_in_float16_on_a_gpu() -> None:
     from ragkit import models
     from ragkit.embedders.sentence_transformers import _overflows_float16
