@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO))
 
 from ragkit.loaders.walker import walk  # noqa: E402
 from ragkit.ingest.manifest import Manifest  # noqa: E402
-from ragkit.ingest.sync import MANIFEST  # noqa: E402
+from ragkit.ingest.state import MANIFEST  # noqa: E402
 from ragkit.pipeline import RAG  # noqa: E402
 
 TARGET_MB_ABOVE_SMALL = 1536
@@ -126,7 +126,7 @@ def _run(case: str, folder: Path, work: Path, max_seconds: float | None) -> dict
         "exit": os.waitstatus_to_exitcode(status),
     }
     rag = RAG.from_yaml(pipeline)
-    with Manifest(rag.store.sidecar(MANIFEST), readonly=True) as manifest:
+    with Manifest(rag.state.path(MANIFEST), readonly=True) as manifest:
         rows = manifest.entries(str(folder))
         result["files_committed"] = len(rows)
         result["files_pending"] = sorted(manifest.pending(str(folder)))

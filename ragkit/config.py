@@ -52,6 +52,9 @@ class PipelineConfig(BaseModel):
     generator: StageSpec = Field(default_factory=lambda: StageSpec(type="auto"))
     answer: AnswerConfig = Field(default_factory=AnswerConfig)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    # The folder for ragkit's own files of this collection (ingest manifest, store lock, keyword index). None:
+    # the store's own folder when its data is on this machine, else .ragkit/state/<host>_<port> (ragkit.ingest.state).
+    state: str | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -27,7 +27,8 @@ from ragkit.evaluation import EvalQuestion, EvalReport, evaluate
 from ragkit.generators.base import Generator
 from ragkit.indexes.base import KeywordIndex
 from ragkit.ingest.collection import Collection
-from ragkit.ingest.sync import INDEX, Ingestor
+from ragkit.ingest.state import INDEX, StateFiles
+from ragkit.ingest.sync import Ingestor
 from ragkit.loaders.base import Loader
 from ragkit.query import Query
 from ragkit.rerankers.base import Reranker
@@ -50,9 +51,10 @@ class RAG:
         self.embedder: Embedder = build("embedder")
         self.store: VectorStore = build("store")
         provided.update({Embedder: self.embedder, TokenCounter: self.embedder, VectorStore: self.store})
+        self.state = StateFiles.of(config.state, self.store)  # where the manifest, lock and keyword index live
         self.index: KeywordIndex | None = None
         if config.index is not None:
-            provided[Path] = self.store.sidecar(INDEX.format(type=config.index.type))
+            provided[Path] = self.state.path(INDEX.format(type=config.index.type))
             self.index = build("index")
         self.generator: Generator = build("generator")
         provided.update({KeywordIndex: self.index, Generator: self.generator, PromptCounter: self.generator})
@@ -62,7 +64,7 @@ class RAG:
         self.augmenter: Augmenter = build("augmenter")
         self.ingestor = Ingestor(
             config.loading, loaders, loader_specs, self.chunker, self.embedder, self.store,
-            Collection(self.store, self.index), self.ingest_fingerprint,
+            Collection(self.store, self.index), self.ingest_fingerprint, self.state,
         )
         self.query = Query(
             self.retriever, self.reranker, self.store, self.embedder, self.augmenter, self.generator,

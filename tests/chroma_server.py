@@ -77,12 +77,6 @@ class ChromaServer:
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             return False
 
-    def store_keys(self, collection: str, state_path: Path) -> dict[str, Any]:
+    def store_keys(self, collection: str) -> dict[str, Any]:
         """The chroma store's keys (a pipeline's ``store`` section, less ``type``) for this server."""
-        return {
-            "mode": "server",
-            "host": HOST,
-            "port": self.port,
-            "collection": collection,
-            "state_path": str(state_path),
-        }
+        return {"mode": "server", "host": HOST, "port": self.port, "collection": collection}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ragkit.chunkers.spans import MAX_CHARS_PER_TOKEN, SECTION_CHARS
 from ragkit.ingest.manifest import Manifest
-from ragkit.ingest.sync import MANIFEST
+from ragkit.ingest.state import MANIFEST
 from ragkit.pipeline import RAG
 
 BATCH = 200
@@ -55,7 +55,7 @@ def test_files_of_many_batches_are_stored_whole_with_no_chunk_over_the_limit(tmp
     assert len(by_source["line.txt"]) > 5 * BATCH  # written over several batches
     assert max(len(text) for text in stored["documents"]) <= SIZE * MAX_CHARS_PER_TOKEN
     assert max(rag.embedder.count_tokens(stored["documents"])) <= SIZE
-    with Manifest(rag.store.sidecar(MANIFEST), readonly=True) as manifest:
+    with Manifest(rag.state.path(MANIFEST), readonly=True) as manifest:
         rows = manifest.entries(str(folder))
         assert manifest.pending(str(folder)) == set()
     assert {source: sorted(entry.chunk_ids) for source, entry in rows.items()} == {

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from ragkit.ingest.manifest import Manifest, exclusive
-from ragkit.ingest.sync import INDEX, LOCK, MANIFEST
+from ragkit.ingest.state import INDEX, LOCK, MANIFEST, StateFiles
 from ragkit.pipeline import RAG
 from ragkit.stores.chroma import ChromaStore
 
@@ -64,14 +64,14 @@ def _ingest(folder: Path, store: Path, pipeline: Path) -> subprocess.Popen[str]:
     )
 
 
-def _sidecar(store: Path, name: str) -> Path:
-    return ChromaStore(ChromaStore.Config(path=str(store))).sidecar(name)
+def _state_file(store: Path, name: str) -> Path:
+    return StateFiles.of(None, ChromaStore(ChromaStore.Config(path=str(store)))).path(name)
 
 
 def _progress(store: Path, root: Path) -> tuple[int, set[str]]:
     """Committed rows and pending sources, read the way another process would."""
     try:
-        with Manifest(_sidecar(store, MANIFEST), readonly=True) as manifest:
+        with Manifest(_state_file(store, MANIFEST), readonly=True) as manifest:
             return len(manifest.entries(str(root))), manifest.pending(str(root))
     except sqlite3.Error:  # not created yet, or created but its tables not yet
         return 0, set()
@@ -97,11 +97,11 @@ def _state(store: Path, pipeline: Path, root: Path) -> tuple[list[str], dict[str
     """
     rag = RAG.from_yaml(pipeline, overrides={"store": {"path": str(store)}})
     ids = rag.store.collection.get(include=[])["ids"]
-    with Manifest(_sidecar(store, MANIFEST), readonly=True) as manifest:
+    with Manifest(_state_file(store, MANIFEST), readonly=True) as manifest:
         assert manifest.pending(str(root)) == set()
         rows = {source: entry.chunk_ids for source, entry in manifest.entries(str(root)).items()}
     assert sorted(ids) == sorted(chunk_id for chunk_ids in rows.values() for chunk_id in chunk_ids)
-    with sqlite3.connect(_sidecar(store, INDEX.format(type="bm25")) / "terms.sqlite") as index:
+    with sqlite3.connect(_state_file(store, INDEX.format(type="bm25")) / "terms.sqlite") as index:
         assert sorted(row[0] for row in index.execute("SELECT id FROM chunks")) == sorted(ids)
     return sorted(ids), rows
 
@@ -141,7 +141,7 @@ def test_a_second_ingest_into_a_locked_store_fails_at_once(tmp_path: Path, pipel
     store = tmp_path / "store"
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys; from pathlib import Path; from ragkit.ingest.manifest import exclusive\n"
-         "with exclusive(Path(sys.argv[1])):\n    print('held', flush=True); input()", str(_sidecar(store, LOCK))],
+         "with exclusive(Path(sys.argv[1])):\n    print('held', flush=True); input()", str(_state_file(store, LOCK))],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )
     try:
@@ -152,19 +152,19 @@ def test_a_second_ingest_into_a_locked_store_fails_at_once(tmp_path: Path, pipel
         assert second.returncode == 1 and out == ""
         assert err.strip() == (
             f"ragkit: error: another ingest (pid {holder.pid}) is writing to this store; "
-            f"run again when it has finished (lock file {_sidecar(store, LOCK)})"
+            f"run again when it has finished (lock file {_state_file(store, LOCK)})"
         )
         assert time.monotonic() - started < 60  # failed, did not wait
     finally:
         holder.communicate("\n", timeout=30)
-    with exclusive(_sidecar(store, LOCK)):  # free again once its holder is gone
+    with exclusive(_state_file(store, LOCK)):  # free again once its holder is gone
         pass
 
 
 def _indexed(store: Path, source: str) -> int:
     """Chunks of ``source`` in the keyword index, read the way another process would."""
     try:
-        with sqlite3.connect(f"{_sidecar(store, INDEX.format(type='bm25')).as_uri()}/terms.sqlite?mode=ro", uri=True) as db:
+        with sqlite3.connect(f"{_state_file(store, INDEX.format(type='bm25')).as_uri()}/terms.sqlite?mode=ro", uri=True) as db:
             return sum(json.loads(row[0]).get("source") == source for row in db.execute("SELECT metadata FROM chunks"))
     except sqlite3.Error:
         return 0
@@ -189,7 +189,7 @@ def test_a_file_killed_half_written_over_several_batches_is_redone(tmp_path: Pat
     first.communicate()
     rows, pending = _progress(store, folder)
     assert "big.txt" in pending  # written over several batches, not committed
-    with Manifest(_sidecar(store, MANIFEST), readonly=True) as manifest:
+    with Manifest(_state_file(store, MANIFEST), readonly=True) as manifest:
         assert "big.txt" not in manifest.entries(str(folder))
 
     final = _ingest(folder, store, pipeline)

@@ -22,7 +22,8 @@ from ragkit.answering import HOLD_CHARS, NO_ANSWER
 from ragkit.grounding import ground
 from ragkit.ingest.progress import Progress
 from ragkit.ingest.reading import read
-from ragkit.ingest.sync import MANIFEST, Ingestor, Part
+from ragkit.ingest.state import MANIFEST
+from ragkit.ingest.sync import Ingestor, Part
 from ragkit.pipeline import RAG
 from ragkit.types import Document, IngestReport, content_hash
 
@@ -400,7 +401,7 @@ def _mirrors(rag: RAG, folder: Path) -> dict[str, set[str]]:
     store: dict[str, set[str]] = {}
     for hit_id, metadata in zip(*_ids_and_metadata(rag, root)):
         store.setdefault(metadata["source"], set()).add(hit_id)
-    with Manifest(rag.store.sidecar(MANIFEST), readonly=True) as manifest:
+    with Manifest(rag.state.path(MANIFEST), readonly=True) as manifest:
         entries = manifest.entries(root)
         assert manifest.pending(root) == set()
     assert {source: set(entry.chunk_ids) for source, entry in entries.items() if not entry.error} == store
@@ -441,10 +442,12 @@ def test_unchanged_means_same_size_and_mtime_or_same_content(shared: RAG, tmp_pa
     (folder / "a.txt").write_text("CCCC the Osprey.")  # same size; mtime put back: not even read
     os.utime(folder / "a.txt", ns=(stat.st_atime_ns, stat.st_mtime_ns))
     os.utime(folder / "b.txt", ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # touched, content the same
+    planned = shared.ingest(folder, progress=False, dry_run=True)
+    assert sorted(planned.unchanged) == ["a.txt", "b.txt"] and planned.updated == planned.added == []
     report = shared.ingest(folder, progress=False)
     assert sorted(report.unchanged) == ["a.txt", "b.txt"] and report.files_loaded == 0
     assert shared.store.collection.get(where={"root": str(folder)}, include=["documents"])["documents"].count("AAAA the Osprey.") == 1
-    with Manifest(shared.store.sidecar(MANIFEST), readonly=True) as manifest:
+    with Manifest(shared.state.path(MANIFEST), readonly=True) as manifest:
         assert manifest.entries(str(folder))["b.txt"].mtime_ns == stat.st_mtime_ns + 10**9
 
 
@@ -455,6 +458,10 @@ def test_a_file_that_failed_stays_failed_until_it_changes(shared: RAG, tmp_path:
     again = shared.ingest(folder, progress=False)
     assert [(f.path, f.reason) for f in again.failed] == [("broken.txt", "binary file, not text")]
     assert again.files_loaded == 0 and again.unchanged == ["good.md"]
+    os.utime(folder / "broken.txt", ns=(1, 1))  # touched: read, found the same, not loaded again
+    touched = shared.ingest(folder, progress=False)
+    assert [(f.path, f.reason) for f in touched.failed] == [("broken.txt", "binary file, not text")]
+    assert touched.files_loaded == 0 and touched.chunks_written == 0
     (folder / "broken.txt").write_text("Fixed: the Heron.")
     fixed = shared.ingest(folder, progress=False)
     assert fixed.updated == ["broken.txt"] and fixed.failed == []
@@ -482,10 +489,10 @@ def test_dry_run_reports_what_would_change_and_writes_nothing(tmp_path: Path) ->
     (folder / "a.md").write_text("A: the Osprey, changed.")
     (folder / "b.md").unlink()
     _write(folder, {"c.md": "C: the Curlew."})
-    ids, manifest = sorted(rag.store.ids()), rag.store.sidecar(MANIFEST).read_bytes()
+    ids, manifest = sorted(rag.store.ids()), rag.state.path(MANIFEST).read_bytes()
     planned = rag.ingest(folder, dry_run=True, progress=False)
     assert (planned.added, planned.updated, planned.removed) == (["c.md"], ["a.md"], ["b.md"])
-    assert sorted(rag.store.ids()) == ids and rag.store.sidecar(MANIFEST).read_bytes() == manifest
+    assert sorted(rag.store.ids()) == ids and rag.state.path(MANIFEST).read_bytes() == manifest
     done = rag.ingest(folder, progress=False)
     assert (done.added, done.updated, done.removed) == (planned.added, planned.updated, planned.removed)
 
@@ -583,7 +590,7 @@ def test_progress_is_a_bar_with_chunks_or_nothing(capsys: pytest.CaptureFixture[
 def _ingest_state(rag: RAG, folder: Path) -> tuple[IngestReport, list[str], dict[str, list[str]]]:
     """The report, the store's ids and the manifest's ids per source after ingesting ``folder``."""
     report = rag.ingest(folder, progress=False)
-    with Manifest(rag.store.sidecar(MANIFEST), readonly=True) as manifest:
+    with Manifest(rag.state.path(MANIFEST), readonly=True) as manifest:
         rows = {source: entry.chunk_ids for source, entry in manifest.entries(str(folder)).items()}
     return report, sorted(rag.store.ids()), rows
 

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from ragkit.ingest.manifest import exclusive
-from ragkit.ingest.sync import LOCK
+from ragkit.ingest.state import LOCK
 from ragkit.pipeline import RAG
 from ragkit.types import Skipped
 
@@ -30,7 +30,7 @@ def test_a_fifo_named_directly_is_skipped_at_once_and_the_lock_released(tmp_path
     report = rag.ingest(fifo, progress=False)
     assert time.monotonic() - started < 60
     assert report.skipped == [Skipped("x.txt", FIFO)] and report.files_seen == 0 and report.failed == []
-    with exclusive(rag.store.sidecar(LOCK)):  # free again
+    with exclusive(rag.state.path(LOCK)):  # free again
         pass
 
 

@@ -10,7 +10,7 @@ from ragkit.types import Chunk, Hit, Where
 
 @runtime_checkable
 class KeywordIndex(Protocol):
-    """Built as ``KeywordIndex(config, *, path)``; ``path`` is a folder next to the store (``VectorStore.sidecar``).
+    """Built as ``KeywordIndex(config, *, path)``; ``path`` is a folder among the pipeline's state files (``ragkit.ingest.state``).
 
     The pipeline keeps it in step with the vector store: it upserts after the
     store and deletes before it, so the index never lists a chunk the store

@@ -1,9 +1,8 @@
 """The ingest manifest and the store lock: what each ingested file looked like when its chunks were written.
 
-Where it lives: the ingest asks the store (``VectorStore.sidecar``) for a
-path next to the store's own data, so the manifest goes wherever the store
-goes (copy or delete the store folder and it follows) and no second path needs
-configuring. One SQLite file per collection holds:
+Where it lives: among the pipeline's state files (``ragkit.ingest.state``), by
+default next to an embedded store's own data, so the manifest goes wherever the
+store goes (copy or delete the store folder and it follows). One SQLite file per collection holds:
 
 - ``files``: one row per ``(root, source)`` with size, ``mtime_ns``, a content
   digest, the chunk ids written for it, and the reason if it could not be read;

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from ragkit.ingest.manifest import Entry, Manifest, file_digest
+from ragkit.ingest.manifest import Entry, Manifest
 from ragkit.types import Failed, IngestReport
 
 
 @dataclass
 class Work:
-    """A file to load: new (``fresh``: no chunks of it can be in the store, so none need looking for) or changed."""
+    """A file to load: new (``fresh``: no chunks of it can be in the store, so none need looking for) or changed.
+
+    ``known``: the manifest's row of a file whose size is the same but whose mtime is new. Whether
+    it changed is decided by the digest of the bytes read to load it, so it is read only once.
+    """
 
     path: Path
     source: str
     is_new: bool
     fresh: bool
+    known: Entry | None = None
 
 
 @dataclass
@@ -34,9 +39,10 @@ def plan(
 ) -> Plan:
     """Find the files to load (new or changed), to refresh (touched only) and to remove.
 
-    Size and mtime unchanged means unchanged; a new size means changed; only a
-    file of the same size with a new mtime is digested, so a ``touch`` or a
-    fresh checkout re-embeds nothing and an edited file is read once, by its loader.
+    Size and mtime unchanged means unchanged; a new size means changed; a file
+    of the same size with a new mtime is work that carries its row (``known``):
+    its digest, taken when it is read, tells a ``touch`` or a fresh checkout
+    (nothing re-embedded) from an edit. No file is read here.
     """
     entries = manifest.entries(root) if manifest else {}
     pending = manifest.pending(root) if manifest else set()
@@ -47,22 +53,15 @@ def plan(
         entry = entries.get(source)
         try:
             stat = file_path.stat()
-            same = entry is not None and (entry.size, entry.mtime_ns) == (stat.st_size, stat.st_mtime_ns)
-            if (
-                entry is not None
-                and not same
-                and entry.size == stat.st_size
-                and source not in pending
-                and file_digest(file_path) == entry.digest
-            ):
-                result.touched.append(replace(entry, size=stat.st_size, mtime_ns=stat.st_mtime_ns))
-                same = True
         except OSError as exc:
             report.failed.append(Failed(source, f"cannot read file: {exc.strerror or exc}"))
             result.removed.append(source)
             continue
+        same = entry is not None and (entry.size, entry.mtime_ns) == (stat.st_size, stat.st_mtime_ns)
         if entry is None or source in pending or not same:
-            result.work.append(Work(file_path, source, is_new=entry is None, fresh=entry is None and source not in pending))
+            maybe_touched = entry is not None and source not in pending and entry.size == stat.st_size
+            fresh = entry is None and source not in pending
+            result.work.append(Work(file_path, source, entry is None, fresh, entry if maybe_touched else None))
         elif entry.error:
             report.failed.append(Failed(source, entry.error))
         else:

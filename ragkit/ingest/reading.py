@@ -10,7 +10,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ragkit.ingest.manifest import Entry, read_file
@@ -32,32 +32,38 @@ LoaderSpecs = list[tuple[type, StageConfig]]
 class Read:
     """One file as its loader left it, picklable so that it can come back from a loading worker.
 
-    ``entry`` is None when the file could not even be read; ``reason`` says why a file has no documents.
+    ``entry`` is None when the file could not even be read; ``reason`` says why a file has no documents;
+    ``touched``: its bytes are those already ingested (only its mtime is new), so it was not loaded.
     """
 
     source: str
     entry: Entry | None
     documents: list[Document] = field(default_factory=list)
     reason: str | None = None
+    touched: bool = False
 
 
 def by_extension(loaders: Iterable[Loader]) -> dict[str, Loader]:
     return {ext: loader for loader in loaders for ext in loader.extensions}
 
 
-def read(loaders: dict[str, Loader], file_path: Path, source: str) -> Read:
+def read(loaders: dict[str, Loader], file_path: Path, source: str, known: Entry | None = None) -> Read:
     """Stat, read and digest one file, then load its bytes; any failure becomes a one-line reason, never an exception.
 
     The digest is of the very bytes the loader parses: a file changed while it
-    loads then looks changed to the next ingest, never falsely unchanged.
+    loads then looks changed to the next ingest, never falsely unchanged. With
+    ``known`` (the manifest's row of a file of the same size) and the same
+    digest, the file was only touched: its row comes back with the new mtime, unloaded.
     """
     loader = loaders.get(file_path.suffix.lower())
     try:
         stat = file_path.stat()
-        data, digest = read_file(file_path) if loader is not None else (b"", "")
+        data, digest = read_file(file_path) if loader is not None else (b"", "")  # unsupported: never read
     except OSError as exc:
         return Read(source, None, reason=f"cannot read file: {exc.strerror or exc}")
     entry = Entry(source, stat.st_size, stat.st_mtime_ns, digest)
+    if known is not None and digest == known.digest:
+        return Read(source, replace(known, size=stat.st_size, mtime_ns=stat.st_mtime_ns), reason=known.error, touched=True)
     if loader is None:
         return Read(source, entry, reason=f"unsupported file type {file_path.suffix or '(none)'!r}")
     try:
@@ -68,7 +74,7 @@ def read(loaders: dict[str, Loader], file_path: Path, source: str) -> Read:
         return Read(source, entry, reason=f"{type(exc).__name__}: {exc}")
 
 
-def reads(work: list[tuple[Path, str]], loaders: dict[str, Loader], specs: LoaderSpecs, workers: int) -> Iterator[Read]:
+def reads(work: list[tuple[Path, str, Entry | None]], loaders: dict[str, Loader], specs: LoaderSpecs, workers: int) -> Iterator[Read]:
     """Each file of ``work`` loaded, in order: by a pool of ``workers`` processes when that is more than one.
 
     The pool lets PDF parsing use every core while this process chunks,
@@ -84,11 +90,11 @@ def reads(work: list[tuple[Path, str]], loaders: dict[str, Loader], specs: Loade
                 yield loaded
         except BrokenProcessPool as exc:
             log.warning("a loading worker died (%s); loading the other %d files here", exc, len(work) - done)
-    for file_path, source in work[done:]:
-        yield read(loaders, file_path, source)
+    for file_path, source, known in work[done:]:
+        yield read(loaders, file_path, source, known)
 
 
-def _pool_reads(work: Iterable[tuple[Path, str]], specs: LoaderSpecs, workers: int) -> Iterator[Read]:
+def _pool_reads(work: Iterable[tuple[Path, str, Entry | None]], specs: LoaderSpecs, workers: int) -> Iterator[Read]:
     """``work`` loaded by ``workers`` processes, in order, at most ``IN_FLIGHT_PER_WORKER`` files each ahead.
 
     Spawned, not forked: this process may hold torch's and Chroma's threads,
@@ -99,8 +105,8 @@ def _pool_reads(work: Iterable[tuple[Path, str]], specs: LoaderSpecs, workers: i
     )
     try:
         in_flight: deque[Future[Read]] = deque()
-        for file_path, source in work:
-            in_flight.append(pool.submit(_read_in_worker, file_path, source))
+        for file_path, source, known in work:
+            in_flight.append(pool.submit(_read_in_worker, file_path, source, known))
             if len(in_flight) >= IN_FLIGHT_PER_WORKER * workers:
                 yield in_flight.popleft().result()
         while in_flight:
@@ -127,5 +133,5 @@ def _exit_with_parent() -> None:
         os._exit(1)
 
 
-def _read_in_worker(file_path: Path, source: str) -> Read:
-    return read(_worker_loaders, file_path, source)
+def _read_in_worker(file_path: Path, source: str, known: Entry | None) -> Read:
+    return read(_worker_loaders, file_path, source, known)

@@ -22,9 +22,10 @@ from typing import Any
 from ragkit.chunkers.base import Chunker
 from ragkit.embedders.base import Embedder
 from ragkit.ingest.collection import Collection
-from ragkit.ingest.manifest import Entry, Manifest, SettingsChangedError, StoreLockedError, exclusive
+from ragkit.ingest.manifest import Entry, Manifest, SettingsChangedError, StoreLockedError, exclusive, file_digest
 from ragkit.ingest.planning import Plan, plan
 from ragkit.ingest.progress import Progress
+from ragkit.ingest.state import LOCK, MANIFEST, StateFiles
 from ragkit.ingest.reading import LoaderSpecs, Read, by_extension, reads
 from ragkit.settings import LoadingConfig
 from ragkit.loaders.base import Loader
@@ -34,11 +35,6 @@ from ragkit.timing import timed
 from ragkit.types import Chunk, Failed, IngestReport
 
 log = logging.getLogger(__name__)
-
-# The ingest's files next to the store (see ragkit.ingest.manifest).
-MANIFEST = "manifest.sqlite"
-LOCK = "lock"
-INDEX = "index-{type}"  # the keyword index's folder, per index type
 
 # A write that fails with less than this free under the store is taken for a full disk (see _disk_full_named).
 LOW_SPACE_BYTES = 64 * 1024 * 1024
@@ -50,7 +46,8 @@ class Part:
 
     A large file is written over several batches; its manifest row goes in with
     the batch holding its last part. ``entry`` is None when the file could not
-    even be read; ``fresh`` when no older chunks of it can be in the store.
+    even be read; ``fresh`` when the store can hold no chunks of it but these (none
+    at all for a new file; exactly its row's for a file only touched).
     """
 
     source: str
@@ -73,11 +70,12 @@ class Ingestor:
         store: VectorStore,
         collection: Collection,
         fingerprint: Callable[[], str],
+        state: StateFiles,
     ):
         self.settings, self.loaders, self.loader_specs = settings, loaders, loader_specs  # specs: for worker processes
         self.by_extension = by_extension(self.loaders)
         self.chunker, self.embedder, self.store, self.collection = chunker, embedder, store, collection
-        self.fingerprint = fingerprint
+        self.fingerprint, self.state = fingerprint, state
         self._held: ExitStack | None = None  # the store's lock, while a server holds it (hold_store)
         self._index_checked = False
 
@@ -96,13 +94,15 @@ class Ingestor:
         for link in report.skipped:
             log.info("skipped %s: %s", link.path, link.reason)
         if dry_run:
-            with Manifest(self.store.sidecar(MANIFEST), readonly=True) as manifest:
+            with Manifest(self.state.path(MANIFEST), readonly=True) as manifest:
                 drop = self._must_drop(manifest, rebuild)
                 planned = plan(None if drop else manifest, root, files, folder, prune, report)
+            touched = {work.source for work in planned.work if work.known and _same_digest(work.path, work.known)}
+            report.unchanged += sorted(touched)
             report.added = [work.source for work in planned.work if work.is_new]
-            report.updated = [work.source for work in planned.work if not work.is_new]
+            report.updated = [work.source for work in planned.work if not work.is_new and work.source not in touched]
         else:
-            with self._disk_full_named(), self.store_lock(), Manifest(self.store.sidecar(MANIFEST)) as manifest:
+            with self._disk_full_named(), self.store_lock(), Manifest(self.state.path(MANIFEST)) as manifest:
                 if self._must_drop(manifest, rebuild):
                     self._drop_all(manifest, report)
                 with timed(report.timings, "write"):
@@ -121,7 +121,7 @@ class Ingestor:
         """``RAG.hold_store``: only a single-process store (embedded Chroma) is held."""
         if self._held is None and self.store.single_process:
             held = ExitStack()
-            held.enter_context(exclusive(self.store.sidecar(LOCK), server))
+            held.enter_context(exclusive(self.state.path(LOCK), server))
             self._held = held
 
     def release_store(self) -> None:
@@ -131,19 +131,22 @@ class Ingestor:
 
     def store_lock(self) -> AbstractContextManager[None]:
         """The store's lock for one ingest or index check: already ours while this process holds the store."""
-        return nullcontext() if self._held is not None else exclusive(self.store.sidecar(LOCK))
+        return nullcontext() if self._held is not None else exclusive(self.state.path(LOCK))
 
     def stats(self) -> dict[str, Any]:
         """Chunk, document and file counts, from the manifest and the store's count, with where the store is.
 
         A store whose manifest predates document counts is counted by reading every chunk's metadata.
         """
-        with Manifest(self.store.sidecar(MANIFEST), readonly=True) as manifest:
+        with Manifest(self.state.path(MANIFEST), readonly=True) as manifest:
             totals = manifest.totals()
+        where = self.store.describe()
+        if "path" not in where:  # the store's data is elsewhere: say where this machine keeps its files
+            where["state"] = str(self.state.folder.resolve())
         if totals is None:
-            return self.store.stats()
+            return {**self.store.stats(), **where}
         files, documents = totals
-        return {"chunks": self.store.count(), "documents": documents, "files": files, **self.store.describe()}
+        return {"chunks": self.store.count(), "documents": documents, "files": files, **where}
 
     def check_index(self) -> None:
         """Once per pipeline, before its first search: bring the keyword index in step with the store.
@@ -174,7 +177,7 @@ class Ingestor:
         except (StoreLockedError, SettingsChangedError, StoreUnavailableError):
             raise  # ragkit's own answers, whatever the free space
         except Exception as exc:
-            folder = self.store.sidecar(MANIFEST).parent
+            folder = self.state.folder
             free = shutil.disk_usage(folder).free if folder.exists() else None
             if free is None or not (_in_chain(exc, errno.ENOSPC) or "disk is full" in str(exc) or free < LOW_SPACE_BYTES):
                 raise
@@ -198,7 +201,7 @@ class Ingestor:
             return True
         if stored != self.fingerprint():
             raise SettingsChangedError(
-                f"the store at {self.store.sidecar(MANIFEST).parent} was built with other chunker, embedder or "
+                f"the store at {self.state.folder} was built with other chunker, embedder or "
                 "loader settings; rebuild it with `ragkit ingest --rebuild PATH` (Python: "
                 "rag.ingest(path, rebuild=True)), which drops all its chunks and ingests PATH again"
             )
@@ -232,11 +235,19 @@ class Ingestor:
         batch: list[Part] = []
         batched = 0
         bar = Progress(len(planned.work), progress)
-        work = [(item.path, item.source) for item in planned.work]
+        work = [(item.path, item.source, item.known) for item in planned.work]
         with closing(reads(work, self.by_extension, self.loader_specs, self.settings.worker_count())) as loaded:
             for item in planned.work:
                 with timed(report.timings, "load"):
                     read = next(loaded)
+                if read.touched:  # only its mtime is new: the row is refreshed with the next batch's commit
+                    if read.reason:
+                        report.failed.append(Failed(read.source, read.reason))
+                    else:
+                        report.unchanged.append(read.source)
+                    batch.append(Part(read.source, read.entry, fresh=True))
+                    bar.update(0)
+                    continue
                 part = Part(read.source, read.entry, item.fresh)
                 ids: list[str] = []
                 for chunk in self._chunk(read, planned.root, report.timings):
@@ -310,6 +321,14 @@ class Ingestor:
                 [part.entry for part in ended if part.entry is not None],
                 [part.source for part in ended if part.entry is None],
             )
+
+
+def _same_digest(path: Path, known: Entry) -> bool:
+    """Whether a file still holds the bytes its manifest row was written for (a dry run's check, with no loading)."""
+    try:
+        return known.digest == "" or file_digest(path) == known.digest  # "": an unsupported file, never read
+    except OSError:
+        return False
 
 
 def _in_chain(exc: BaseException | None, code: int) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -71,14 +70,6 @@ class VectorStore(Protocol):
         ...
 
     def describe(self) -> dict[str, Any]:
-        """Where the store is (a path, or a server and a collection), for ``RAG.stats``."""
-        ...
-
-    def sidecar(self, name: str) -> Path:
-        """Where the pipeline keeps its file ``name`` (ingest manifest, lock) for this collection.
-
-        A local path: next to the store's own data where that is on this
-        machine, so that it moves and is deleted with it; a store on a server
-        keeps it in a local folder of its own.
-        """
+        """Where the store is, for ``RAG.stats`` and for the pipeline's state files (``ragkit.ingest.state``):
+        ``collection``, and ``path`` (its data's folder on this machine) or ``server`` (a URL)."""
         ...

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,10 +21,7 @@ WRITE_BATCH = 256
 
 # Keys that mean something in one mode only: set in the other mode (not to the default), they are a mistake.
 EMBEDDED_KEYS = frozenset({"path"})
-SERVER_KEYS = frozenset({"host", "port", "ssl", "headers", "token_env", "token_header", "state_path", "timeout"})
-
-# Where a server-mode store keeps the ingest manifest and lock unless ``state_path`` says otherwise.
-STATE_ROOT = Path(".ragkit") / "state"
+SERVER_KEYS = frozenset({"host", "port", "ssl", "headers", "token_env", "token_header", "timeout"})
 
 
 class ChromaStore:
@@ -34,7 +30,7 @@ class ChromaStore:
     No embedding function is attached: Chroma's default one downloads a model,
     which fails offline and would silently mix two embedders. Both modes behave
     alike; in server mode the chunks live on the server while the ingest
-    manifest and lock stay on this machine (``state_path``).
+    manifest and lock stay on this machine (the pipeline's ``state``).
     """
 
     class Config(StageConfig):
@@ -49,10 +45,18 @@ class ChromaStore:
         headers: dict[str, str] = Field(default_factory=dict)
         token_env: str | None = None
         token_header: Literal["Authorization", "X-Chroma-Token"] = "Authorization"
-        state_path: str | None = None
         # Seconds to connect, and then to wait for each part of an answer: chromadb's client waits
         # forever, so a stopped server (SIGSTOP, a hung host) would hang ragkit with it.
         timeout: float = Field(default=30.0, gt=0)
+
+        @model_validator(mode="before")
+        @classmethod
+        def _state_path_moved(cls, data: Any) -> Any:
+            if isinstance(data, dict) and "state_path" in data:
+                raise PydanticCustomError(
+                    "moved", "'state_path' is no store key any more: set the pipeline's top-level `state: FOLDER`"
+                )
+            return data
 
         @model_validator(mode="after")
         def _keys_of_one_mode(self) -> "ChromaStore.Config":
@@ -64,7 +68,7 @@ class ChromaStore:
             )
             if misplaced:
                 hint = (
-                    "the chunks live on the server; ragkit's own files go to state_path"
+                    "the chunks live on the server; ragkit's own files go to the pipeline's `state` folder"
                     if self.mode == "server"
                     else "add `mode: server` to use a Chroma server"
                 )
@@ -282,25 +286,10 @@ class ChromaStore:
     def describe(self) -> dict[str, Any]:
         if self.config.mode == "server":
             scheme = "https" if self.config.ssl else "http"
-            where = {"server": f"{scheme}://{self.config.address}", "state": str(self._state_dir().resolve())}
+            where = {"server": f"{scheme}://{self.config.address}"}
         else:
             where = {"path": str(Path(self.config.path).resolve())}
         return {**where, "collection": self.config.collection}
-
-    def sidecar(self, name: str) -> Path:
-        return self._state_dir() / f"{self.config.collection}.{name}"
-
-    def _state_dir(self) -> Path:
-        """Next to the data in embedded mode; in server mode a local folder named after the server.
-
-        The server's address is in the default name so that two servers'
-        collections of the same name never share a manifest.
-        """
-        if self.config.mode == "embedded":
-            return Path(self.config.path)
-        if self.config.state_path:
-            return Path(self.config.state_path)
-        return STATE_ROOT / re.sub(r"[^A-Za-z0-9.-]", "_", f"{self.config.host}_{self.config.port}")
 
 
 def _settings() -> Any:

@@ -7,6 +7,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from ragkit.pipeline import RAG
 
 # Opens seen by the audit hook, by path, while ``_counting`` holds the folder being watched.
@@ -50,8 +52,34 @@ def test_each_file_is_read_once_and_an_unchanged_one_not_at_all(tmp_path: Path) 
     (folder / "same-size.md").write_text("# same-size.md\n\nThe falcon dives for fish.\n")
     os.utime(folder / "touched.md", ns=(1, 1))
     opens = _ingest_counting(rag, folder)
-    # A new size is a change without a digest; a new mtime at the same size is digested (the touched file
-    # ends there), and an edit of the same size then read once more by its loader.
-    assert opens == Counter({"grown.md": 1, "touched.md": 1, "same-size.md": 2})
+    # A new size is a change without a digest; a new mtime at the same size is read once and digested: the
+    # touched file ends there, unloaded, and the edit of the same size goes on to its loader with those bytes.
+    assert opens == Counter({"grown.md": 1, "touched.md": 1, "same-size.md": 1})
     assert "falcon" in rag.retrieve("falcon dives", k=1)[0].text
     assert "heron waits" in rag.retrieve("heron waits", k=1)[0].text
+
+
+def test_each_chunk_is_tokenized_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The chunker counts words (each distinct one once); only the embedder tokenizes a whole chunk, once."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    paragraph = "The osprey dives for fish near the harbor at dawn, and the heron waits in the reeds. "
+    (folder / "birds.md").write_text("# Birds\n\n" + "\n\n".join(f"{n}: {paragraph * 6}" for n in range(12)))
+    rag = _rag(tmp_path / "store")
+    rag.embedder.embed_documents(["warm"])  # the model loaded, and what it learns once about its tokenizer learnt
+    tokenizer_class = type(rag.embedder.model.tokenizer)
+    real_call = tokenizer_class.__call__
+    tokenized: Counter[str] = Counter()
+
+    def recording_call(self: object, texts: list[str], *args: object, **kwargs: object) -> object:
+        tokenized.update(texts)  # the real tokenizer still answers
+        return real_call(self, texts, *args, **kwargs)
+
+    monkeypatch.setattr(tokenizer_class, "__call__", recording_call)
+    report = rag.ingest(folder, progress=False)
+    chunks = {chunk.text for _, page in rag.store.scan() for chunk in page}
+    assert report.chunks_written == len(chunks) > 5
+    assert all(tokenized[text] == 1 for text in chunks)
+    pieces = [text for text in tokenized if text not in chunks]
+    assert pieces and not any(" " in text for text in pieces)  # the chunker's: single words
+    assert all(tokenized[text] == 1 for text in pieces)

@@ -40,7 +40,7 @@ class Corpus:
 def corpus(minilm: SentenceTransformerEmbedder, tmp_path_factory: pytest.TempPathFactory) -> Corpus:
     folder: Path = tmp_path_factory.mktemp("corpus")
     store = ChromaStore(ChromaStore.Config(path=str(folder / "store")))
-    index = BM25Index(BM25Index.Config(), path=store.sidecar("index-bm25"))
+    index = BM25Index(BM25Index.Config(), path=folder / "index-bm25")
     chunks = [Chunk(text, {"source": source, "file_type": file_type, "ordinal": 0}) for source, file_type, text in PASSAGES]
     store.upsert(chunks, minilm.embed_documents([chunk.text for chunk in chunks]))
     index.upsert([chunk.id for chunk in chunks], chunks)

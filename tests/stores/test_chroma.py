@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ragkit.ingest.state import StateFiles
 from ragkit.stores.chroma import ChromaStore
 from ragkit.types import Chunk
 
@@ -22,7 +23,7 @@ def config(request: pytest.FixtureRequest, tmp_path: Path) -> ChromaStore.Config
     if request.param == "embedded":
         return ChromaStore.Config(path=str(tmp_path / "chroma"))
     server = request.getfixturevalue("chroma_server")
-    return ChromaStore.Config.model_validate(server.store_keys(f"test-{uuid.uuid4().hex}", tmp_path / "state"))
+    return ChromaStore.Config.model_validate(server.store_keys(f"test-{uuid.uuid4().hex}"))
 
 
 @pytest.fixture()
@@ -89,13 +90,19 @@ def test_one_call_answers_a_batch_of_queries(store: ChromaStore) -> None:
     assert [hits[0].id for hits in batch] == [chunk.id for chunk in _chunks()]
 
 
-def test_sidecar_files_are_local_next_to_the_data_or_in_the_state_folder(tmp_path: Path) -> None:
+def test_state_files_go_next_to_the_data_or_in_a_folder_named_after_the_server(tmp_path: Path) -> None:
     embedded = ChromaStore(ChromaStore.Config(path=str(tmp_path / "chroma"), collection="docs"))
-    assert embedded.sidecar("lock") == tmp_path / "chroma" / "docs.lock"
+    assert StateFiles.of(None, embedded).path("lock") == tmp_path / "chroma" / "docs.lock"
     server = ChromaStore(ChromaStore.Config(mode="server", host="db.example", port=8001, collection="docs"))
-    assert server.sidecar("lock") == Path(".ragkit/state/db.example_8001/docs.lock")
-    chosen = ChromaStore(ChromaStore.Config(mode="server", state_path=str(tmp_path / "state"), collection="docs"))
-    assert chosen.sidecar("manifest.sqlite") == tmp_path / "state" / "docs.manifest.sqlite"
+    assert StateFiles.of(None, server).path("lock") == Path(".ragkit/state/db.example_8001/docs.lock")
+    chosen = StateFiles.of(str(tmp_path / "state"), server)
+    assert chosen.path("manifest.sqlite") == tmp_path / "state" / "docs.manifest.sqlite"
+    assert StateFiles.of(str(tmp_path / "state"), embedded).folder == tmp_path / "state"
+
+
+def test_state_path_in_the_store_section_says_where_it_went() -> None:
+    with pytest.raises(ValueError, match="'state_path' is no store key any more: set the pipeline's top-level `state"):
+        ChromaStore.Config.model_validate({"mode": "server", "state_path": "x"})
 
 
 @pytest.mark.parametrize(

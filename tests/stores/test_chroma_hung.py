@@ -40,9 +40,10 @@ def _stop(server: ChromaServer) -> None:
 
 
 def _pipeline(tmp_path: Path, server: ChromaServer) -> Path:
-    keys = {**server.store_keys(f"hung-{uuid.uuid4().hex}", tmp_path / "state"), "timeout": TIMEOUT}
+    keys = {**server.store_keys(f"hung-{uuid.uuid4().hex}"), "timeout": TIMEOUT}
     path = tmp_path / "p.yaml"
-    path.write_text("store:\n  type: chroma\n" + "".join(f"  {key}: {value}\n" for key, value in keys.items()))
+    store = "".join(f"  {key}: {value}\n" for key, value in keys.items())
+    path.write_text(f"state: {tmp_path / 'state'}\nstore:\n  type: chroma\n{store}")
     return path
 
 

