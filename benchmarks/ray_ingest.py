@@ -84,11 +84,14 @@ def main() -> None:
         assert last is not None
         results["server_write"] = _server_write_rate(last, server, scratch)
         _say(f"Chroma server write rate: {results['server_write']}")
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=2))
     finally:
+        import ray
+
+        ray.shutdown()  # leave the cluster before it stops: a driver that loses it is killed
         cluster.stop()
         server.stop()
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
 
 
 def _pipeline(server: ChromaServer, scratch: Path, address: str, loading: dict[str, Any]) -> RAG:
