@@ -19,6 +19,7 @@ import importlib.util
 import logging
 import math
 import pickle
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ from ragkit.types import Chunk, IngestReport
 log = logging.getLogger(__name__)
 
 INSTALL = "pip install 'ragkit[ray]'"
+CONNECT_SECONDS = 10.0
 
 # Builds the embedder and the chunker in a worker; picklable (the pipeline hands in a partial over its config).
 StageBuilder = Callable[[], tuple[Embedder, Chunker]]
@@ -121,13 +123,25 @@ def _connect(address: str | None, report: IngestReport) -> Any:
     with timed(report.timings, "connect"):
         if not ray.is_initialized():
             try:
+                _probe(address)
                 ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
             except ConnectionError as exc:
                 raise ConnectionError(
                     f"cannot reach the Ray cluster at {address} (loading.ray.address, or $RAY_ADDRESS): {exc}; "
-                    "start one with `ray start --head`"
+                    "start one with `ray start --head --port PORT`, or check the address"
                 ) from None
     return ray
+
+
+def _probe(address: str | None) -> None:
+    """Fail within ``CONNECT_SECONDS`` when nothing listens at a host:port address: ``ray.init`` would retry for minutes."""
+    host, _, port = (address or "").rpartition(":")
+    if not host or not port.isdigit() or "://" in address:  # none, "auto", or a ray:// client address
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_SECONDS).close()
+    except OSError as exc:
+        raise ConnectionError(exc.strerror or str(exc)) from None
 
 
 def _dataset(ray: Any, settings: RayConfig, loaders: LoaderSpecs, stages: StageBuilder, planned: Plan) -> Any:

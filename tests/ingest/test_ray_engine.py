@@ -124,7 +124,7 @@ def test_a_ray_ingest_writes_what_a_local_ingest_writes_and_so_does_a_reingest(
     assert _state(ray_pipeline, folder) == _state(local_pipeline, folder)
 
 
-def test_an_unchanged_folder_is_reingested_without_reaching_ray(
+def test_an_unchanged_folder_is_reingested_without_reaching_ray_and_an_unreachable_cluster_is_named(
     chroma_server: ChromaServer, ray_cluster: RayCluster, tmp_path: Path
 ) -> None:
     """The second run is told a Ray address where nothing listens: it must not notice."""
@@ -136,6 +136,13 @@ def test_an_unchanged_folder_is_reingested_without_reaching_ray(
     assert again.returncode == 0, again.stderr
     report = json.loads(again.stdout)
     assert len(report["unchanged"]) == 4 and report["chunks_written"] == 0 and "connect" not in report["timings"]
+    (folder / "new.md").write_text("# New\n\nThe avocet is back.\n")  # now there is work: refused at once, saying why
+    started = time.monotonic()
+    refused = _cli(folder, tmp_path / "again.yaml")
+    assert refused.returncode == 1 and time.monotonic() - started < 60
+    address = pipeline["loading"]["ray"]["address"]
+    assert f"cannot reach the Ray cluster at {address} (loading.ray.address, or $RAY_ADDRESS)" in refused.stderr
+    assert _progress(pipeline, folder) == (4, set())  # nothing written, nothing left pending
 
 
 def test_a_killed_embed_actor_is_replaced_and_the_ingest_ends_clean(
