@@ -8,11 +8,12 @@ from __future__ import annotations
 import inspect
 import types
 import typing
+from functools import partial
 from typing import Any
 
 from ragkit import registry
 from ragkit.augmenters.base import Augmenter
-from ragkit.chunkers.base import Chunker
+from ragkit.chunkers.base import Chunker, TokenCounter
 from ragkit.config import PipelineConfig
 from ragkit.embedders.base import Embedder
 from ragkit.generators.base import Generator
@@ -38,6 +39,19 @@ def build_stage(kind: str, *, config: PipelineConfig, stage_configs: dict[str, A
         cls = registry.get(kind, name)
         stage_config = cls.Config.model_validate(params)
     return checked(cls(stage_config, **_dependencies(cls, provided)), kind)
+
+
+def ingest_stages(config: PipelineConfig) -> tuple[Embedder, Chunker]:
+    """The embedder and the chunker, built as the pipeline builds them: how a worker of a distributed ingest,
+    handed ``partial(ingest_stages, config)``, makes chunks and vectors identical to the pipeline's own.
+
+    The chunker is handed the embedder (as its ``TokenCounter``) and nothing else a worker lacks.
+    """
+    provided: dict[Any, Any] = {}
+    build = partial(build_stage, config=config, stage_configs=config.stage_configs(), provided=provided)
+    embedder = build("embedder")
+    provided.update({Embedder: embedder, TokenCounter: embedder})
+    return embedder, build("chunker")
 
 
 def checked(stage: Any, kind: str) -> Any:

@@ -18,7 +18,7 @@ from typing import Any
 
 from ragkit import registry
 from ragkit.answering import TokenStream
-from ragkit.building import build_stage, checked
+from ragkit.building import build_stage, checked, ingest_stages
 from ragkit.augmenters.base import Augmenter, PromptCounter
 from ragkit.chunkers.base import Chunker, TokenCounter
 from ragkit.config import PipelineConfig, deep_merge, load_config, load_yaml
@@ -64,7 +64,7 @@ class RAG:
         self.augmenter: Augmenter = build("augmenter")
         self.ingestor = Ingestor(
             config.loading, loaders, loader_specs, self.chunker, self.embedder, self.store,
-            Collection(self.store, self.index), self.ingest_fingerprint, self.state,
+            Collection(self.store, self.index), self.ingest_fingerprint, self.state, partial(ingest_stages, config),
         )
         self.query = Query(
             self.retriever, self.reranker, self.store, self.embedder, self.augmenter, self.generator,

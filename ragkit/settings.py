@@ -29,6 +29,25 @@ class StageSpec(BaseModel):
 DEFAULT_LOADERS = ("text", "markdown", "html", "pdf", "docx", "pptx", "xlsx", "csv", "epub", "rst", "json")
 
 
+class RayConfig(BaseModel):
+    """Where the Ray engine (``loading.engine: ray``) runs, and how it shares out the work (``ragkit.ingest.ray_engine``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # The cluster: the head's host:port (`ray start --head` prints it) or a ray:// client address;
+    # unset, $RAY_ADDRESS; neither, Ray's own choice (a cluster started on this machine for the ingest).
+    address: str | None = Field(default_factory=lambda: os.environ.get("RAY_ADDRESS") or None)
+    # Actors that chunk and embed, each loading the embedder once; with ``gpus_per_actor`` each gets
+    # that share of a GPU, and the embedder's ``device: auto`` picks it. ``cpus_per_actor`` is also the
+    # actor's torch threads: on a CPU cluster, embed actors times it should leave CPUs for parsing.
+    embed_actors: int = Field(default=1, ge=1)
+    cpus_per_actor: float = Field(default=1.0, gt=0)
+    gpus_per_actor: float = Field(default=0.0, ge=0)
+    # Files parsed by one task and chunked and embedded by one actor call: small enough that files
+    # stream to the driver's writes, large enough that each actor call embeds many chunks together.
+    batch_size: int = Field(default=16, ge=1)
+
+
 class LoadingConfig(BaseModel):
     """Which files a folder ingest picks up, which loaders read them, and how much is committed at once."""
 
@@ -49,6 +68,10 @@ class LoadingConfig(BaseModel):
     loaders: list[StageSpec] = Field(
         default_factory=lambda: [StageSpec(type=name) for name in DEFAULT_LOADERS]
     )
+    # local: this process (and its loading pool); ray: a Ray cluster parses, chunks and embeds while
+    # this process writes, into a Chroma server (``store.mode: server``). The same chunks either way.
+    engine: Literal["local", "ray"] = "local"
+    ray: RayConfig = Field(default_factory=RayConfig)
 
     def worker_count(self) -> int:
         """How many loading processes ``workers`` asks for on this machine."""

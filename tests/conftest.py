@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+
 import pytest
+
+from chroma_server import ChromaServer
 
 # Never let a test reach for the network or litter the user's cache.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # a Ray driver would otherwise report usage, and ask Prometheus
 
 
 @pytest.fixture(scope="session")
@@ -78,3 +83,13 @@ def tiny_server(tmp_path_factory: pytest.TempPathFactory):
             report = client.post("/v1/ingest", json={"path": str(root)}).raise_for_status().json()
         assert report["failed"] == [] and report["files_loaded"] == report["files_seen"] > 10
         yield server
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaServer]:
+    """A Chroma server (``chroma run`` on loopback) shared by the tests that need one, started once and always stopped."""
+    server = ChromaServer(tmp_path_factory.mktemp("chroma-server") / "data").start()
+    try:
+        yield server
+    finally:
+        server.stop()

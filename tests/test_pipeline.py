@@ -22,8 +22,8 @@ from ragkit.answering import HOLD_CHARS, NO_ANSWER
 from ragkit.grounding import ground
 from ragkit.ingest.progress import Progress
 from ragkit.ingest.reading import read
+from ragkit.ingest.batching import Part, file_chunks, record
 from ragkit.ingest.state import MANIFEST
-from ragkit.ingest.sync import Ingestor, Part
 from ragkit.pipeline import RAG
 from ragkit.types import Document, IngestReport, content_hash
 
@@ -226,8 +226,8 @@ def test_a_file_gone_between_walk_and_load_fails_with_a_reason(tmp_path: Path) -
     [(path, source)] = [found for found in walk(folder, ["**/*"], []) if found[1] == "gone.md"]
     path.unlink()
     loaded = read(rag.ingestor.by_extension, path, source)
-    assert loaded.entry is None and list(rag.ingestor._chunk(loaded, str(folder), report.timings)) == []
-    Ingestor._finish(Part(loaded.source, loaded.entry), loaded, [], report)
+    assert loaded.entry is None and list(file_chunks(loaded, str(folder), rag.chunker, report.timings)) == []
+    assert record(Part(loaded.source, loaded.entry), loaded.reason, len(loaded.documents), True, report) == 0
     assert [(f.path, f.reason) for f in report.failed] == [("gone.md", "cannot read file: No such file or directory")]
 
 

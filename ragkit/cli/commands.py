@@ -3,39 +3,43 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
+import sys
 from typing import Any
 
 from ragkit.cli.output import location, print_ingest_report, print_json, print_support, safe
 from ragkit.settings import DEFAULT_TOKEN_ENV
 from ragkit.types import IngestReport
 
-def build_rag(args: argparse.Namespace) -> Any:
-    from ragkit.config import PipelineConfig
+def build_rag(args: argparse.Namespace, overrides: dict[str, Any] | None = None) -> Any:
     from ragkit.pipeline import RAG
 
-    return RAG.from_yaml(args.pipeline) if args.pipeline else RAG(PipelineConfig())
+    return RAG.from_yaml(args.pipeline, overrides) if args.pipeline else RAG.from_dict({}, overrides)
 
 
 def ingest(args: argparse.Namespace) -> int:
     if args.via:
         reports = ingest_via(args)
     else:
-        rag = build_rag(args)
+        rag = build_rag(args, {"loading": {"engine": args.engine}} if args.engine else None)
         progress = False if args.quiet or args.json else None
-        reports = [
-            # --rebuild empties the store once, before the first path; a dry run never empties it
-            rag.ingest(
-                path,
-                prune=not args.no_prune,
-                rebuild=args.rebuild and (index == 0 or args.dry_run),
-                dry_run=args.dry_run,
-                progress=progress,
-            )
-            for index, path in enumerate(args.path)
-        ]
+        # With --json, stdout carries the report alone: what a library prints there meanwhile (Ray's
+        # driver prints its cluster's worker errors to stdout) goes to stderr.
+        with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+            reports = [
+                # --rebuild empties the store once, before the first path; a dry run never empties it
+                rag.ingest(
+                    path,
+                    prune=not args.no_prune,
+                    rebuild=args.rebuild and (index == 0 or args.dry_run),
+                    dry_run=args.dry_run,
+                    progress=progress,
+                )
+                for index, path in enumerate(args.path)
+            ]
     if args.json:
         print_json([report.to_dict() for report in reports] if len(reports) > 1 else reports[0].to_dict())
         return 0
@@ -62,6 +66,8 @@ def ingest_via(args: argparse.Namespace) -> list[IngestReport]:
 
     if args.rebuild:
         raise ValueError("--rebuild cannot go through a server; stop it and run `ragkit ingest --rebuild PATH`")
+    if args.engine:
+        raise ValueError("--engine cannot go through a server: its pipeline's loading.engine decides how it ingests")
     token = os.environ.get(DEFAULT_TOKEN_ENV)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     reports = []

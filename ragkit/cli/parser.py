@@ -44,6 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="ingest through the `ragkit serve` at URL (its POST /v1/ingest, token from $RAGKIT_API_TOKEN): "
         "the way to ingest into a store a server holds",
     )
+    ingest.add_argument(
+        "--engine", choices=("local", "ray"),
+        help="overrides the pipeline's loading.engine: ray parses, chunks and embeds on the Ray cluster at "
+        "loading.ray.address (or $RAY_ADDRESS) and needs a Chroma server store (the `ray` extra)",
+    )
     ingest.set_defaults(handler=handlers.ingest)
 
     ask = commands.add_parser("ask", parents=[common, query], help="answer a question with cited sources")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ragkit.ingest.manifest import Entry, Manifest
+from ragkit.ingest.manifest import Entry, Manifest, file_digest
 from ragkit.types import Failed, IngestReport
 
 
@@ -72,3 +72,27 @@ def plan(
     report.removed.extend(sorted((gone | interrupted) & entries.keys()))
     result.removed.extend(sorted(gone | interrupted))
     return result
+
+
+def settle_touched(planned: Plan, report: IngestReport) -> None:
+    """Digest now each file that may only be touched: those holding the bytes already ingested leave the work
+    for ``touched`` (a dry run, and the Ray engine, whose workers would load them all)."""
+    work = []
+    for item in planned.work:
+        known = item.known
+        try:
+            stat = item.path.stat()
+            # "": an unsupported file, never read, whose row keeps its reason.
+            same = known is not None and (known.digest == "" or file_digest(item.path) == known.digest)
+        except OSError:
+            same = False
+        if not same:
+            work.append(item)
+            continue
+        assert known is not None
+        planned.touched.append(replace(known, size=stat.st_size, mtime_ns=stat.st_mtime_ns))
+        if known.error:
+            report.failed.append(Failed(item.source, known.error))
+        else:
+            report.unchanged.append(item.source)
+    planned.work = work

@@ -13,7 +13,7 @@ PROGRESS_LOG_SECONDS = 10.0
 
 
 class Progress:
-    """A bar over files (with a chunk count), a log line every ``PROGRESS_LOG_SECONDS``, or nothing.
+    """A bar over files (with chunks and chunks/s), a log line every ``PROGRESS_LOG_SECONDS``, or nothing.
 
     ``mode`` True is the bar, False nothing, None the bar on a terminal and log lines elsewhere.
     """
@@ -25,17 +25,19 @@ class Progress:
         self.bar = tqdm(total=total, desc="ingesting", unit="file") if terminal and total else None
         self.logging = mode is None and not terminal
         self.total, self.files, self.chunks = total, 0, 0
-        self.last = time.monotonic()
+        self.started = self.last = time.monotonic()
 
     def update(self, chunks: int) -> None:
         self.files += 1
         self.chunks += chunks
+        now = time.monotonic()
+        rate = self.chunks / max(now - self.started, 1e-9)
         if self.bar is not None:
-            self.bar.set_postfix(chunks=self.chunks, refresh=False)
+            self.bar.set_postfix(chunks=self.chunks, chunks_per_s=f"{rate:.1f}", refresh=False)
             self.bar.update(1)
-        elif self.logging and (self.files == self.total or time.monotonic() - self.last >= PROGRESS_LOG_SECONDS):
-            log.info("ingesting: %d/%d files, %d chunks", self.files, self.total, self.chunks)
-            self.last = time.monotonic()
+        elif self.logging and (self.files == self.total or now - self.last >= PROGRESS_LOG_SECONDS):
+            log.info("ingesting: %d/%d files, %d chunks, %.1f chunks/s", self.files, self.total, self.chunks, rate)
+            self.last = now
 
     def close(self) -> None:
         if self.bar is not None:

@@ -15,46 +15,31 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, closing, contextmanager, nullcontext
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ragkit.chunkers.base import Chunker
 from ragkit.embedders.base import Embedder
+from ragkit.ingest.batching import Batcher, Part, file_chunks
 from ragkit.ingest.collection import Collection
-from ragkit.ingest.manifest import Entry, Manifest, SettingsChangedError, StoreLockedError, exclusive, file_digest
-from ragkit.ingest.planning import Plan, plan
+from ragkit.ingest.manifest import Manifest, SettingsChangedError, StoreLockedError, exclusive
+from ragkit.ingest.planning import Plan, plan, settle_touched
 from ragkit.ingest.progress import Progress
+from ragkit.ingest import ray_engine
+from ragkit.ingest.ray_engine import StageBuilder
+from ragkit.ingest.reading import LoaderSpecs, by_extension, reads
 from ragkit.ingest.state import LOCK, MANIFEST, StateFiles
-from ragkit.ingest.reading import LoaderSpecs, Read, by_extension, reads
 from ragkit.settings import LoadingConfig
 from ragkit.loaders.base import Loader
 from ragkit.loaders.walker import printable, walk
 from ragkit.stores.base import StoreFullError, StoreUnavailableError, VectorStore
 from ragkit.timing import timed
-from ragkit.types import Chunk, Failed, IngestReport
+from ragkit.types import Failed, IngestReport
 
 log = logging.getLogger(__name__)
 
 # A write that fails with less than this free under the store is taken for a full disk (see _disk_full_named).
 LOW_SPACE_BYTES = 64 * 1024 * 1024
-
-
-@dataclass
-class Part:
-    """Some of one file's chunks on their way to the store; ``last`` when they end the file.
-
-    A large file is written over several batches; its manifest row goes in with
-    the batch holding its last part. ``entry`` is None when the file could not
-    even be read; ``fresh`` when the store can hold no chunks of it but these (none
-    at all for a new file; exactly its row's for a file only touched).
-    """
-
-    source: str
-    entry: Entry | None
-    fresh: bool = False
-    chunks: list[Chunk] = field(default_factory=list)
-    last: bool = True
 
 
 class Ingestor:
@@ -71,11 +56,15 @@ class Ingestor:
         collection: Collection,
         fingerprint: Callable[[], str],
         state: StateFiles,
+        stages: StageBuilder,
     ):
-        self.settings, self.loaders, self.loader_specs = settings, loaders, loader_specs  # specs: for worker processes
+        """``loader_specs`` and ``stages`` are what worker processes build their own loaders, embedder and chunker from."""
+        if settings.engine == "ray":
+            ray_engine.check_usable(store)
+        self.settings, self.loaders, self.loader_specs = settings, loaders, loader_specs
         self.by_extension = by_extension(self.loaders)
         self.chunker, self.embedder, self.store, self.collection = chunker, embedder, store, collection
-        self.fingerprint, self.state = fingerprint, state
+        self.fingerprint, self.state, self.stages = fingerprint, state, stages
         self._held: ExitStack | None = None  # the store's lock, while a server holds it (hold_store)
         self._index_checked = False
 
@@ -97,10 +86,9 @@ class Ingestor:
             with Manifest(self.state.path(MANIFEST), readonly=True) as manifest:
                 drop = self._must_drop(manifest, rebuild)
                 planned = plan(None if drop else manifest, root, files, folder, prune, report)
-            touched = {work.source for work in planned.work if work.known and _same_digest(work.path, work.known)}
-            report.unchanged += sorted(touched)
+            settle_touched(planned, report)
             report.added = [work.source for work in planned.work if work.is_new]
-            report.updated = [work.source for work in planned.work if not work.is_new and work.source not in touched]
+            report.updated = [work.source for work in planned.work if not work.is_new]
         else:
             with self._disk_full_named(), self.store_lock(), Manifest(self.state.path(MANIFEST)) as manifest:
                 if self._must_drop(manifest, rebuild):
@@ -226,15 +214,30 @@ class Ingestor:
 
     def _apply(self, manifest: Manifest, planned: Plan, report: IngestReport, progress: bool | None) -> None:
         """Remove, refresh, then load and write files in batches of ``loading.batch_chunks``, each committed
-        on its own; a file with more chunks than that is split over several batches."""
+        on its own (``Batcher``), here or on a Ray cluster; a file with more chunks than that is split over several batches."""
+        ray = self.settings.engine == "ray"
+        if ray:  # told apart here: a file only touched is no work for the cluster (the local engine reads it once)
+            settle_touched(planned, report)
         with timed(report.timings, "write"):
             for source in planned.removed:
                 report.chunks_removed += self.collection.delete_file(planned.root, source)
             manifest.commit(planned.root, planned.touched, planned.removed)
-        limit = self.settings.batch_chunks
-        batch: list[Part] = []
-        batched = 0
+        if not planned.work:
+            return  # nothing to load: no model, no pool, no cluster
+        embed = None if ray else self.embedder.embed_documents
+        batcher = Batcher(manifest, planned.root, self.collection, report, self.settings.batch_chunks, embed)
         bar = Progress(len(planned.work), progress)
+        try:
+            if ray:
+                ray_engine.run(self.settings.ray, self.loader_specs, self.stages, planned, batcher, report, bar)
+            else:
+                self._load_here(planned, batcher, report, bar)
+            batcher.close()
+        finally:
+            bar.close()
+
+    def _load_here(self, planned: Plan, batcher: Batcher, report: IngestReport, bar: Progress) -> None:
+        """The local engine: files loaded in order (by the loading pool, if any) and chunked in this process."""
         work = [(item.path, item.source, item.known) for item in planned.work]
         with closing(reads(work, self.by_extension, self.loader_specs, self.settings.worker_count())) as loaded:
             for item in planned.work:
@@ -245,90 +248,15 @@ class Ingestor:
                         report.failed.append(Failed(read.source, read.reason))
                     else:
                         report.unchanged.append(read.source)
-                    batch.append(Part(read.source, read.entry, fresh=True))
+                    batcher.keep(Part(read.source, read.entry, fresh=True))
                     bar.update(0)
                     continue
                 part = Part(read.source, read.entry, item.fresh)
-                ids: list[str] = []
-                for chunk in self._chunk(read, planned.root, report.timings):
-                    if batched >= limit:
-                        self._write(manifest, planned.root, [*batch, replace(part, last=False)], report)
-                        batch, batched, part = [], 0, replace(part, chunks=[])
-                    part.chunks.append(chunk)
-                    ids.append(chunk.id)
-                    batched += 1
-                self._finish(part, read, ids, report)
+                for chunk in file_chunks(read, planned.root, self.chunker, report.timings):
+                    part = batcher.add(part, chunk)
+                chunks = batcher.end(part, read.reason, len(read.documents), item.is_new)
                 del read  # a large file's text goes before the next file loads
-                if ids:
-                    (report.added if item.is_new else report.updated).append(item.source)
-                batch.append(part)
-                bar.update(len(ids))
-                if batched >= limit:
-                    self._write(manifest, planned.root, batch, report)
-                    batch, batched = [], 0
-        self._write(manifest, planned.root, batch, report)
-        bar.close()
-
-    def _chunk(self, read: Read, root: str, timings: dict[str, float]) -> Iterator[Chunk]:
-        """A loaded file's chunks, pulled from the chunker one at a time (its time goes to ``chunk``)."""
-        if read.entry is None or read.reason is not None:
-            return
-        for document in read.documents:
-            document.metadata["root"] = root
-            chunks = iter(self.chunker.chunk(document))
-            while True:
-                with timed(timings, "chunk"):
-                    chunk = next(chunks, None)
-                if chunk is None:
-                    break
-                yield chunk
-
-    @staticmethod
-    def _finish(part: Part, read: Read, ids: list[str], report: IngestReport) -> None:
-        """Record a file's chunk ids in its row; a file without documents or chunks becomes a failure with its reason."""
-        entry = part.entry
-        if entry is None or not ids:
-            reason = read.reason or "no text to index"
-            report.failed.append(Failed(part.source, reason))
-            if entry is not None:
-                entry.error = reason
-            return
-        report.files_loaded += 1
-        report.documents += len(read.documents)
-        entry.chunk_ids, entry.documents = ids, len(read.documents)
-
-    def _write(self, manifest: Manifest, root: str, batch: list[Part], report: IngestReport) -> None:
-        """Mark the batch's files pending, embed and upsert its chunks; for the files it ends, drop their
-        stale chunks (none to look for in a fresh file), then commit their rows. A file still going on stays pending."""
-        if not batch:
-            return
-        with timed(report.timings, "write"):
-            manifest.mark_pending(root, [part.source for part in batch])
-        chunks = [chunk for part in batch for chunk in part.chunks]
-        with timed(report.timings, "embed"):
-            vectors = self.embedder.embed_documents([chunk.text for chunk in chunks]) if chunks else []
-        with timed(report.timings, "write"):
-            if chunks:
-                self.collection.upsert(chunks, vectors)
-                report.chunks_written += len(chunks)
-            ended = [part for part in batch if part.last]
-            for part in ended:
-                if not part.fresh:
-                    keep = set(part.entry.chunk_ids) if part.entry is not None else set()
-                    report.chunks_removed += self.collection.delete_file(root, part.source, keep=keep)
-            manifest.commit(
-                root,
-                [part.entry for part in ended if part.entry is not None],
-                [part.source for part in ended if part.entry is None],
-            )
-
-
-def _same_digest(path: Path, known: Entry) -> bool:
-    """Whether a file still holds the bytes its manifest row was written for (a dry run's check, with no loading)."""
-    try:
-        return known.digest == "" or file_digest(path) == known.digest  # "": an unsupported file, never read
-    except OSError:
-        return False
+                bar.update(chunks)
 
 
 def _in_chain(exc: BaseException | None, code: int) -> bool:
