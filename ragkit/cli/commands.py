@@ -24,6 +24,8 @@ def ingest(args: argparse.Namespace) -> int:
     if args.via:
         reports = ingest_via(args)
     else:
+        from ragkit.ingest import ray_engine
+
         rag = build_rag(args, {"loading": {"engine": args.engine}} if args.engine else None)
         progress = False if args.quiet or args.json else None
         # With --json, stdout carries the report alone: what a library prints there meanwhile (Ray's
@@ -40,6 +42,7 @@ def ingest(args: argparse.Namespace) -> int:
                 )
                 for index, path in enumerate(args.path)
             ]
+            ray_engine.disconnect()  # inside the redirect: the driver's log thread prints until it has left
     if args.json:
         print_json([report.to_dict() for report in reports] if len(reports) > 1 else reports[0].to_dict())
         return 0

@@ -20,6 +20,7 @@ import logging
 import math
 import pickle
 import socket
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -111,6 +112,13 @@ def run(
     report.added.sort(key=order.__getitem__)
     report.updated.sort(key=order.__getitem__)
     report.failed[failed_before:] = sorted(report.failed[failed_before:], key=lambda failed: order[failed.path])
+
+
+def disconnect() -> None:
+    """Leave the cluster if this process joined one (a one-shot command's end): its log thread stops printing."""
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        ray.shutdown()
 
 
 def _connect(address: str | None, report: IngestReport) -> Any:
