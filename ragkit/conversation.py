@@ -85,19 +85,12 @@ class Conversation:
         return rewritten, fuse(rankings, k or self.query.top_k)
 
     def rewrite(self, question: str, turns: Sequence[Turn]) -> str:
-        """The generator's standalone form of ``question`` ("" when it gave none): its first line, the stream
-        closed there, so a model that goes on to answer costs no more than the line."""
-        tokens = self.query.generator.stream(rewrite_messages(question, [(turn.question, turn.answer) for turn in turns]))
-        reply = ""
-        try:
-            for token in tokens:
-                reply += token
-                if "\n" in reply.strip():
-                    break
-        finally:
-            close = getattr(tokens, "close", None)
-            if close is not None:
-                close()
+        """The generator's standalone form of ``question`` (its reply's first line; "" when it gave none).
+
+        Generated whole, not streamed and cut at the first line: a stream abandoned half-way would go on
+        generating on a thread of its own in the transformers generator, beside the next job.
+        """
+        reply = self.query.generator.generate(rewrite_messages(question, [(turn.question, turn.answer) for turn in turns]))
         return parse_rewrite(reply)
 
     def ask(self, question: str, k: int | None = None, where: Where | None = None) -> Answer:
