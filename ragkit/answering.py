@@ -14,7 +14,7 @@ same ``Answer``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from ragkit.citations import strip_citations
@@ -168,6 +168,7 @@ class TokenStream:
     prompt_parts: Prompt
     tokens: Iterator[str]
     answerable: bool = True  # False: the passages cannot answer, so the stream is the abstention
+    on_answer: Callable[[Answer], None] | None = None  # told the answer once the stream is exhausted (a conversation's turn)
     text: str = field(default="", init=False)
     answer: Answer | None = field(default=None, init=False)
 
@@ -188,6 +189,7 @@ class TokenStream:
         if not self.answerable:
             self.answer = self.answerer.abstention(self.question, self.prompt_parts)
             self.text = self.answer.text
+            self._finished(self.answer)
             yield self.text
             return
         held = ""
@@ -208,10 +210,15 @@ class TokenStream:
             retry = self.answerer.generator.generate(retry_messages(self.prompt_parts.messages, held, self.question, kind))
             reply = self.answerer.repair(self.question, self.sources, held, retry, kind)
         self.answer = self.answerer.finish(self.question, self.prompt_parts, reply)
+        self._finished(self.answer)
         if not flowing:
             # Nothing shown yet: show the answer as ask would give it (an abstention says so).
             self.text = self.answer.text
             yield self.text
+
+    def _finished(self, answer: Answer) -> None:
+        if self.on_answer is not None:
+            self.on_answer(answer)
 
     @property
     def citations(self) -> list[Citation]:

@@ -19,11 +19,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ragkit import registry
 from ragkit.files import read_text_limited
-from ragkit.settings import AnswerConfig, LoadingConfig, ServerSettings, StageSpec
+from ragkit.settings import AnswerConfig, ConversationConfig, LoadingConfig, ServerSettings, StageSpec
 from ragkit.stage import ConfigError, StageConfig
 
 __all__ = [
-    "AnswerConfig", "ConfigError", "LoadingConfig", "PipelineConfig", "ServerSettings", "StageConfig", "StageSpec",
+    "AnswerConfig", "ConfigError", "ConversationConfig", "LoadingConfig", "PipelineConfig", "ServerSettings", "StageConfig", "StageSpec",
     "load_config", "load_yaml",
 ]
 
@@ -51,6 +51,7 @@ class PipelineConfig(BaseModel):
     # ``auto``: transformers on a GPU, llama.cpp on a CPU where it is installed (``ragkit.generators.auto``).
     generator: StageSpec = Field(default_factory=lambda: StageSpec(type="auto"))
     answer: AnswerConfig = Field(default_factory=AnswerConfig)
+    conversation: ConversationConfig = Field(default_factory=ConversationConfig)
     server: ServerSettings = Field(default_factory=ServerSettings)
     # The folder for ragkit's own files of this collection (ingest manifest, store lock, keyword index). None:
     # the store's own folder when its data is on this machine, else .ragkit/state/<host>_<port> (ragkit.ingest.state).

@@ -22,6 +22,7 @@ from ragkit.building import build_stage, checked, ingest_stages
 from ragkit.augmenters.base import Augmenter, PromptCounter
 from ragkit.chunkers.base import Chunker, TokenCounter
 from ragkit.config import PipelineConfig, deep_merge, load_config, load_yaml
+from ragkit.conversation import Conversation, Turn
 from ragkit.embedders.base import Embedder
 from ragkit.evaluation import EvalQuestion, EvalReport, evaluate
 from ragkit.generators.base import Generator
@@ -35,6 +36,9 @@ from ragkit.rerankers.base import Reranker
 from ragkit.retrievers.base import Retriever
 from ragkit.stores.base import VectorStore
 from ragkit.types import Answer, Hit, IngestReport, Where, content_hash
+
+# The history's budget with an augmenter that has no ``max_prompt_tokens``: the template augmenter's default.
+DEFAULT_HISTORY_TOKENS = 2048
 
 
 class RAG:
@@ -164,6 +168,12 @@ class RAG:
     def stream(self, question: str, k: int | None = None, where: Where | None = None) -> TokenStream:
         """Like ``ask``, but the answer arrives token by token; ``stream.answer`` is ``ask``'s answer once it ends."""
         return self.query.stream(question, k, where)
+
+    def chat(self, history: Sequence[tuple[str, str]] = ()) -> Conversation:
+        """A conversation: each follow-up is made standalone before retrieval, as ``conversation:`` says, and
+        answered with the earlier turns in the prompt; ``history``: earlier (question, answer) turns, oldest first."""
+        budget = getattr(self._stage_configs["augmenter"], "max_prompt_tokens", DEFAULT_HISTORY_TOKENS)
+        return Conversation(self.query, self.config.conversation, budget, [Turn(q, a) for q, a in history])
 
     @property
     def top_k(self) -> int:

@@ -199,10 +199,17 @@ class Answer:
     support: float = 0.0
     repaired: str | None = None
     draft: str = ""  # the model's own reply where ``text`` is not it (abstained on, or repaired)
+    # What the passages were retrieved for: the question, or in a conversation the follow-up made standalone.
+    query: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.query:
+            self.query = self.question
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "question": self.question,
+            "query": self.query,
             "answer": self.text,
             "abstained": self.abstained,
             "grounded": self.grounded,

@@ -19,7 +19,9 @@ PACKAGE = Path(__file__).resolve().parents[1] / "ragkit"
 STAGE_FOLDERS = ("loaders", "chunkers", "embedders", "stores", "indexes", "retrievers", "rerankers", "augmenters", "generators")
 
 # What a stage may never import: the layers above it.
-ABOVE_STAGES = ("ragkit.config", "ragkit.pipeline", "ragkit.cli", "ragkit.server", "ragkit.ingest", "ragkit.query")
+ABOVE_STAGES = (
+    "ragkit.config", "ragkit.pipeline", "ragkit.cli", "ragkit.server", "ragkit.ingest", "ragkit.query", "ragkit.conversation",
+)
 
 _BY_NAME = re.compile(r"(ragkit(?:\.\w+)+):\w+")
 

@@ -4,6 +4,7 @@ Usage::
 
     python benchmarks/eval/check_gold.py --corpus /tmp/corpus/full benchmarks/eval/answers_en.jsonl
     python benchmarks/eval/check_gold.py --corpus /tmp/corpus_zh/full benchmarks/eval/answers_zh.jsonl
+    python benchmarks/eval/check_gold.py --corpus en=/tmp/corpus/full --corpus zh=/tmp/corpus_zh/full benchmarks/eval/conversations.jsonl
 
 The text is what ragkit's own loaders extract (per page for a PDF, so a gold
 ``page`` is checked on that page alone), compared the way ``ragkit eval``
@@ -46,8 +47,21 @@ def alternatives(answers: list) -> list[str]:
     return [text for item in answers for text in ([item] if isinstance(item, str) else item)]
 
 
+def turns(lines: list[dict]) -> list[dict]:
+    """Each conversation's turns as lines of their own (with its corpus), other lines as they are."""
+    flat = []
+    for item in lines:
+        if "turns" not in item:
+            flat.append(item)
+            continue
+        for number, turn in enumerate(item["turns"], start=1):
+            flat.append({**turn, "id": f"{item.get('id')} turn {number}", "corpus": item.get("corpus", "default")})
+    return flat
+
+
 def check(lines: list[dict], corpora: dict[str, Path]) -> list[str]:
-    """One message per failing line."""
+    """One message per failing line (per failing turn of a conversation)."""
+    lines = turns(lines)
     cache: dict[Path, dict[int | None, str]] = {}
     problems = []
     for number, item in enumerate(lines, start=1):

@@ -1,4 +1,4 @@
-"""The ``ragkit`` command: ingest, ask, retrieve, stats, eval, serve, models."""
+"""The ``ragkit`` command: ingest, ask, chat, retrieve, stats, eval, serve, models."""
 
 from __future__ import annotations
 

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ragkit.cli import commands as handlers
+from ragkit.cli.chat import chat as chat_handler
 from ragkit.settings import ServerSettings
 
 DEFAULT_PIPELINE_HELP = "pipeline YAML file (default: built-in defaults, the same as pipelines/default.yaml)"
@@ -54,6 +55,16 @@ def build_parser() -> argparse.ArgumentParser:
     ask = commands.add_parser("ask", parents=[common, query], help="answer a question with cited sources")
     ask.add_argument("--no-stream", action="store_true", help="print the answer only when it is complete")
     ask.set_defaults(handler=handlers.ask)
+
+    chat = commands.add_parser(
+        "chat", parents=[base, filters], help="a conversation: follow-up questions, answers streamed with their sources",
+        description="Ask questions one line at a time; a follow-up is made standalone before retrieval "
+        "(the pipeline's conversation: section). /reset starts a new conversation, /sources shows the last "
+        "answer's passages, Ctrl-D leaves.",
+    )
+    chat.add_argument("-k", type=int, default=None, help="number of passages to retrieve")
+    chat.add_argument("--history", metavar="FILE", help="readline history file (default: chat_history in the cache folder)")
+    chat.set_defaults(handler=chat_handler)
 
     retrieve = commands.add_parser("retrieve", parents=[common, query], help="show the passages a question retrieves")
     retrieve.set_defaults(handler=handlers.retrieve)

@@ -22,6 +22,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingR
 
 from ragkit.settings import ServerSettings
 from ragkit.server.batcher import Batcher
+from ragkit.server.completions import RAG_MODEL, before_stop, chat_chunks, check_sampling, completion_tokens, turns
 from ragkit.server.errors import INTERNAL_ERROR, ApiError, InternalErrors, add_error_handlers
 from ragkit.server.schemas import (
     AskRequest,
@@ -94,6 +95,11 @@ def create_app(rag: RAG, settings: ServerSettings | None = None) -> FastAPI:
     app.add_middleware(Guard, settings=settings, token=token)
     add_error_handlers(app)
 
+    def check_conversation(texts: Sequence[str]) -> None:
+        size = sum(len(text) for text in texts)
+        if size > settings.max_chat_chars:
+            raise ApiError(422, f"the conversation holds {size} characters; the limit is {settings.max_chat_chars}")
+
     def check_question(question: str, k: int | None) -> None:
         if len(question) > settings.max_question_chars:
             raise ApiError(
@@ -135,8 +141,15 @@ def create_app(rag: RAG, settings: ServerSettings | None = None) -> FastAPI:
     )
     async def ask(request: AskRequest) -> Any:
         check_question(request.question, request.k)
+        history = [(turn.question, turn.answer) for turn in request.conversation or []]
+        check_conversation([text for turn in history for text in turn])
         if request.stream:
-            return await _sse(batcher, lambda: _ask_events(rag, request))
+            return await _sse(batcher, lambda: _ask_events(rag, request, history))
+        if request.conversation is not None:  # built on the worker: the history is counted with the generator's tokenizer
+            answer = await asyncio.wrap_future(
+                batcher.submit_alone(lambda: rag.chat(history).ask(request.question, request.k, request.where))
+            )
+            return answer.to_dict()
         key = ("ask", request.k, _filter_key(request.where))
         answer = await asyncio.wrap_future(
             batcher.submit(key, lambda questions: rag.ask_many(questions, request.k, request.where), request.question)
@@ -156,8 +169,13 @@ def create_app(rag: RAG, settings: ServerSettings | None = None) -> FastAPI:
         "/v1/chat/completions",
         tags=["openai"],
         response_model=ChatResponse,
-        summary="OpenAI-compatible chat completions over the pipeline's generator (no retrieval)",
-        description="Sampling is the pipeline generator's: a `temperature` other than its own is refused (400), "
+        summary="OpenAI-compatible chat completions: with model `ragkit`, answers from the documents",
+        description="With model `ragkit` (the default) the last message is a question about the documents and "
+        "the earlier user and assistant messages the conversation before it: the question is made standalone "
+        "from them before retrieval and answered with them in the prompt, as `/v1/ask` with a `conversation` "
+        "answers it (the whole answer object comes back in `answer`; system messages are the pipeline's own). "
+        "Any other model name is the pipeline's generator alone, given the messages as they are. "
+        "Sampling is the pipeline generator's: a `temperature` other than its own is refused (400), "
         "and so is a `max_tokens` below its token limit (one at or above it is honoured, since no answer is "
         "longer); `stop` (up to 4 strings) ends the answer before the first of them. "
         "With `stream: true`: `chat.completion.chunk` events, then `data: [DONE]`.",
@@ -167,21 +185,33 @@ def create_app(rag: RAG, settings: ServerSettings | None = None) -> FastAPI:
         size = sum(len(message.content) for message in request.messages)
         if size > settings.max_chat_chars:
             raise ApiError(422, f"messages hold {size} characters; the limit is {settings.max_chat_chars}")
-        _check_sampling(request, rag.generator)
+        check_sampling(request, rag.generator)
         stops = [request.stop] if isinstance(request.stop, str) else list(request.stop or [])
         messages = [message.model_dump() for message in request.messages]
         completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+        from_documents = request.model == RAG_MODEL
+        if from_documents and messages[-1]["role"] != "user":
+            raise ApiError(422, "body.messages: with model 'ragkit' the last message must be the user's question")
         if request.stream:
             return await _sse(
-                batcher, lambda: _chat_chunks(rag, messages, stops, completion_id, created, request.model), openai=True
+                batcher,
+                lambda: chat_chunks(completion_tokens(rag, messages, request.model), stops, completion_id, created, request.model),
+                openai=True,
             )
-        text = await asyncio.wrap_future(batcher.submit(("chat",), rag.generator.generate_batch, messages))
-        text = _before_stop(text, stops)
+        answer = None
+        if from_documents:
+            answer = await asyncio.wrap_future(
+                batcher.submit_alone(lambda: rag.chat(turns(messages[:-1])).ask(messages[-1]["content"]))
+            )
+            text = answer.text
+        else:
+            text = await asyncio.wrap_future(batcher.submit(("chat",), rag.generator.generate_batch, messages))
         return ChatResponse(
             id=completion_id,
             created=created,
             model=request.model,
-            choices=[ChatChoice(message=ChatMessage(role="assistant", content=text))],
+            choices=[ChatChoice(message=ChatMessage(role="assistant", content=before_stop(text, stops)))],
+            answer=answer.to_dict() if answer is not None else None,
         )
 
     @app.post(
@@ -208,74 +238,17 @@ def _filter_key(where: dict[str, Any] | None) -> str:
     return json.dumps(where, sort_keys=True)
 
 
-def _ask_events(rag: RAG, request: AskRequest) -> Iterator[tuple[str, dict[str, Any]]]:
+def _ask_events(rag: RAG, request: AskRequest, history: list[tuple[str, str]]) -> Iterator[tuple[str, dict[str, Any]]]:
     """Runs on the model worker: retrieval, then the answer token by token."""
-    stream = rag.stream(request.question, request.k, request.where)
+    if request.conversation is not None:
+        stream = rag.chat(history).stream(request.question, request.k, request.where)
+    else:
+        stream = rag.stream(request.question, request.k, request.where)
     yield "sources", {"question": request.question, "sources": [hit.to_dict() for hit in stream.sources]}
     for token in stream:
         yield "token", {"text": token}
     assert stream.answer is not None  # set once the stream is exhausted
     yield "done", stream.answer.to_dict()
-
-
-def _chat_chunks(
-    rag: RAG, messages: list[dict[str, str]], stops: Sequence[str], completion_id: str, created: int, model: str
-) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Runs on the model worker: OpenAI ``chat.completion.chunk`` events, ending before the first stop string.
-
-    The last ``len(longest stop) - 1`` characters are held back, since a stop
-    string may arrive split across tokens.
-    """
-
-    def chunk(delta: dict[str, str], finish: str | None = None) -> tuple[str, dict[str, Any]]:
-        choice = {"index": 0, "delta": delta, "finish_reason": finish}
-        return "", {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model,
-                    "choices": [choice]}
-
-    hold = max((len(stop) for stop in stops), default=1) - 1
-    tokens = iter(rag.generator.stream(messages))
-    pending = next(tokens, "")  # a generator that cannot start fails here, before the response has begun
-    yield chunk({"role": "assistant", "content": ""})
-    for token in tokens:
-        pending += token
-        cut = _before_stop(pending, stops)
-        if len(cut) < len(pending):  # a stop string arrived: the rest is never sent
-            pending = cut
-            break
-        if len(pending) > hold:
-            yield chunk({"content": pending[: len(pending) - hold]})
-            pending = pending[len(pending) - hold :]
-    pending = _before_stop(pending, stops)
-    if pending:
-        yield chunk({"content": pending})
-    yield chunk({}, "stop")
-
-
-def _before_stop(text: str, stops: Sequence[str]) -> str:
-    """``text`` up to the first occurrence of any of ``stops``."""
-    found = [index for stop in stops if (index := text.find(stop)) >= 0]
-    return text[: min(found)] if found else text
-
-
-def _check_sampling(request: ChatRequest, generator: Any) -> None:
-    """Refuse sampling settings this server cannot apply: it has one generator, configured in the pipeline."""
-    config = getattr(generator, "config", None)
-    temperature = getattr(config, "temperature", None)
-    limit = getattr(config, "max_new_tokens", None) or getattr(config, "max_tokens", None)
-    if request.temperature is not None and request.temperature != temperature:
-        pipeline = f"the pipeline's generator.temperature, {temperature:g}" if temperature is not None else "its own"
-        raise ApiError(
-            400,
-            f"temperature {request.temperature:g} is not supported: this server samples at {pipeline}; "
-            "omit temperature or send that value",
-        )
-    if request.max_tokens is not None and (limit is None or request.max_tokens < limit):
-        writes = f"up to {limit} tokens (the pipeline's generator settings)" if limit is not None else "its own length"
-        raise ApiError(
-            400,
-            f"max_tokens {request.max_tokens} is not supported: this server's generator writes {writes} and "
-            "cannot stop sooner for one request; omit max_tokens or send at least that",
-        )
 
 
 def _log_warm_up_failure(warming: Future[Any]) -> None:

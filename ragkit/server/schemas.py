@@ -36,8 +36,20 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class TurnIn(_Strict):
+    """An earlier turn of a conversation: what was asked, and what was answered."""
+
+    question: str = Field(min_length=1)
+    answer: str = ""
+
+
 class AskRequest(_Strict):
     question: str = Field(min_length=1, description="the question, in any language")
+    conversation: list[TurnIn] | None = Field(
+        default=None,
+        description="earlier turns, oldest first: the question is then a follow-up, made standalone before "
+        "retrieval and answered with these turns in the prompt (as `RAG.chat` does)",
+    )
     k: int | None = Field(default=None, ge=1, description="passages to retrieve (default: the pipeline's top_k)")
     where: Filter | None = Field(default=None, description='metadata filter, e.g. {"file_type": "pdf"}')
     stream: bool = Field(default=False, description="answer as server-sent events: sources, token..., done")
@@ -86,6 +98,7 @@ class AskResponse(BaseModel):
     """The same answer object as ``RAG.ask`` returns (``Answer.to_dict``)."""
 
     question: str
+    query: str = Field(description="what the passages were retrieved for: the question, or a follow-up made standalone")
     answer: str
     abstained: bool = Field(description="the documents do not answer: nothing retrieved, a named identifier in no passage, a refusal, or an unsupported reply")
     grounded: bool = Field(description="the passages hold what the answer says")
@@ -145,6 +158,9 @@ class ChatResponse(BaseModel):
     created: int
     model: str
     choices: list[ChatChoice]
+    answer: AskResponse | None = Field(
+        default=None, description="model `ragkit`: the whole answer object, as `/v1/ask` returns it (sources, citations, query)"
+    )
 
 
 class ErrorDetail(BaseModel):

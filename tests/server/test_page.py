@@ -105,3 +105,38 @@ def test_the_page_answers_a_chinese_question_with_its_cited_passage(qwen_server:
     assert cited and cited[0].startswith("zh/向量检索简介.md")
     # Chinese renders as glyphs, not the same empty box twice: a CJK font is installed (scripts/setup.sh).
     assert page.evaluate(GLYPHS_DIFFER, ["向", "量"])
+
+
+def test_the_page_keeps_the_conversation_and_starts_a_new_one(qwen_server: Server, browser, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(qwen_server.url + "/")
+    first = "What is the default chunk size of the Lumen chunker, in tokens?"
+    follow_up = "And its default overlap between neighbouring chunks?"
+    page.fill("#question", first)
+    page.click("#ask")
+    expect(page.locator("#status")).to_have_text("done", timeout=ANSWER_SECONDS * 1000)
+    first_answer = page.inner_text("#answer")
+    assert "220" in first_answer and page.inner_text("#query") == ""  # a first question is retrieved as asked
+    page.fill("#question", follow_up)
+    page.click("#ask")
+    # The first turn stays on screen above the follow-up, which is retrieved for in a standalone form.
+    expect(page.locator("#conversation .turn")).to_have_count(1)
+    expect(page.locator("#status")).to_have_text("done", timeout=ANSWER_SECONDS * 1000)
+    page.screenshot(path=str(tmp_path / "page-conversation.png"))
+    turn = page.locator("#conversation .turn").inner_text()
+    assert first in turn and first_answer in turn and page.inner_text("#asked") == follow_up
+    assert page.inner_text("#query").startswith("Searched for: ") and "chunk" in page.inner_text("#query").lower()
+    assert "40" in page.inner_text("#answer")
+    assert "guides/chunking.md" in " ".join(page.locator("#cited li, #sources li").all_inner_texts())
+    page.click("#new-conversation")
+    expect(page.locator("#conversation .turn")).to_have_count(0)
+    assert page.inner_text("#answer") == "" and page.inner_text("#asked") == ""
+    page.fill("#question", follow_up)
+    page.click("#ask")
+    expect(page.locator("#status")).to_have_text("done", timeout=ANSWER_SECONDS * 1000)
+    assert page.inner_text("#query") == "" and page.locator("#conversation .turn").count() == 0  # a new conversation
+    assert errors == []
