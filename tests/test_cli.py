@@ -1,21 +1,12 @@
 """The ``ragkit`` command, run as a user runs it: a subprocess."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from cli_process import run_cli as _run
 from paths import REPO, SAMPLE_DOCS
-
-
-def _run(*args: str, store: Path, cwd: Path | None = None, cache: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "RAGKIT_STORE": str(store), **({"RAGKIT_CACHE": str(cache)} if cache else {})}
-    return subprocess.run(
-        [sys.executable, "-m", "ragkit.cli", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=600
-    )
 
 
 @pytest.fixture(scope="module")

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from cli_process import run_cli
 from paths import SAMPLE_DOCS
 
 FIRST = "What is the default chunk size of the Lumen chunker?"
@@ -17,10 +16,7 @@ FOLLOW_UP = "And its overlap?"
 
 
 def _run(*args: str, store: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "RAGKIT_STORE": str(store), "TERM": "dumb"}
-    return subprocess.run(
-        [sys.executable, "-m", "ragkit.cli", *args], input=stdin, capture_output=True, text=True, env=env, timeout=600
-    )
+    return run_cli(*args, store=store, stdin=stdin, terminal="dumb")  # no terminal: readline writes no escapes
 
 
 @pytest.fixture(scope="module")
