@@ -62,10 +62,8 @@ def plan(
             maybe_touched = entry is not None and source not in pending and entry.size == stat.st_size
             fresh = entry is None and source not in pending
             result.work.append(Work(file_path, source, entry is None, fresh, entry if maybe_touched else None))
-        elif entry.error:
-            report.failed.append(Failed(source, entry.error))
         else:
-            report.unchanged.append(source)
+            report_unchanged(report, source, entry.error)
     # Only a folder ingest sees the whole root, so only it may decide that a file has gone.
     gone = {source for source in entries if source not in walked} if folder and prune else set()
     interrupted = pending - walked if folder else set()  # chunks a killed run left behind
@@ -74,25 +72,32 @@ def plan(
     return result
 
 
+def report_unchanged(report: IngestReport, source: str, error: str | None) -> None:
+    """A file whose bytes are those already ingested: unchanged, or failed again for the reason its row keeps."""
+    if error:
+        report.failed.append(Failed(source, error))
+    else:
+        report.unchanged.append(source)
+
+
 def settle_touched(planned: Plan, report: IngestReport) -> None:
     """Digest now each file that may only be touched: those holding the bytes already ingested leave the work
     for ``touched`` (a dry run, and the Ray engine, whose workers would load them all)."""
     work = []
     for item in planned.work:
         known = item.known
+        if known is None:  # new, or its size changed: work without looking
+            work.append(item)
+            continue
         try:
             stat = item.path.stat()
             # "": an unsupported file, never read, whose row keeps its reason.
-            same = known is not None and (known.digest == "" or file_digest(item.path) == known.digest)
+            same = known.digest == "" or file_digest(item.path) == known.digest
         except OSError:
             same = False
         if not same:
             work.append(item)
             continue
-        assert known is not None
         planned.touched.append(replace(known, size=stat.st_size, mtime_ns=stat.st_mtime_ns))
-        if known.error:
-            report.failed.append(Failed(item.source, known.error))
-        else:
-            report.unchanged.append(item.source)
+        report_unchanged(report, item.source, known.error)
     planned.work = work

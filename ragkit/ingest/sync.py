@@ -23,7 +23,7 @@ from ragkit.embedders.base import Embedder
 from ragkit.ingest.batching import Batcher, Part, file_chunks
 from ragkit.ingest.collection import Collection
 from ragkit.ingest.manifest import Manifest, SettingsChangedError, StoreLockedError, exclusive
-from ragkit.ingest.planning import Plan, plan, settle_touched
+from ragkit.ingest.planning import Plan, plan, report_unchanged, settle_touched
 from ragkit.ingest.progress import Progress
 from ragkit.ingest import ray_engine
 from ragkit.ingest.ray_engine import StageBuilder
@@ -34,7 +34,7 @@ from ragkit.loaders.base import Loader
 from ragkit.loaders.walker import printable, walk
 from ragkit.stores.base import StoreFullError, StoreUnavailableError, VectorStore
 from ragkit.timing import timed
-from ragkit.types import Failed, IngestReport
+from ragkit.types import IngestReport
 
 log = logging.getLogger(__name__)
 
@@ -244,10 +244,7 @@ class Ingestor:
                 with timed(report.timings, "load"):
                     read = next(loaded)
                 if read.touched:  # only its mtime is new: the row is refreshed with the next batch's commit
-                    if read.reason:
-                        report.failed.append(Failed(read.source, read.reason))
-                    else:
-                        report.unchanged.append(read.source)
+                    report_unchanged(report, read.source, read.reason)
                     batcher.keep(Part(read.source, read.entry, fresh=True))
                     bar.update(0)
                     continue
