@@ -23,12 +23,12 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def chroma_command() -> str:
-    """The ``chroma`` command of the environment running the tests, next to its Python."""
-    beside = Path(sys.executable).with_name("chroma")
-    found = str(beside) if beside.exists() else shutil.which("chroma")
+def environment_command(name: str, installed_by: str) -> str:
+    """The command ``name`` of the environment running the tests, next to its Python, else on PATH."""
+    beside = Path(sys.executable).with_name(name)
+    found = str(beside) if beside.exists() else shutil.which(name)
     if found is None:
-        raise RuntimeError(f"no `chroma` command next to {sys.executable} or on PATH; is chromadb installed?")
+        raise RuntimeError(f"no `{name}` command next to {sys.executable} or on PATH; {installed_by}")
     return found
 
 
@@ -45,7 +45,7 @@ class ChromaServer:
         """Start the server and wait for its heartbeat; fails with the end of its log if it does not answer."""
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
-                [chroma_command(), "run", "--path", str(self.path), "--host", HOST, "--port", str(self.port)],
+                [environment_command("chroma", "is chromadb installed?"), "run", "--path", str(self.path), "--host", HOST, "--port", str(self.port)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

@@ -12,25 +12,16 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from chroma_server import HOST, free_port
+from chroma_server import HOST, environment_command, free_port
 from paths import REPO
 
 START_SECONDS = 120.0
 # Enough for the small folders of the tests; Ray's default is 30% of the machine's memory.
 OBJECT_STORE_BYTES = 256 * 1024 * 1024
-
-
-def ray_command() -> str:
-    beside = Path(sys.executable).with_name("ray")
-    found = str(beside) if beside.exists() else shutil.which("ray")
-    if found is None:
-        raise RuntimeError(f"no `ray` command next to {sys.executable} or on PATH; install the ray extra")
-    return found
 
 
 class RayCluster:
@@ -54,7 +45,7 @@ class RayCluster:
         env = {**os.environ, "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0", "PYTHONPATH": path}
         env.pop("RAY_ADDRESS", None)
         command = [
-            ray_command(), "start", "--head", "--block", "--node-ip-address", HOST, "--port", str(self.port),
+            environment_command("ray", "install the ray extra"), "start", "--head", "--block", "--node-ip-address", HOST, "--port", str(self.port),
             "--num-cpus", str(self.cpus), "--include-dashboard", "false", "--temp-dir", str(self.folder / "t"),
             "--object-store-memory", str(OBJECT_STORE_BYTES), "--disable-usage-stats",
         ]
