@@ -38,7 +38,7 @@ from ragkit.settings import ConversationConfig
 HERE = Path(__file__).resolve().parent
 SETS = HERE / "eval"
 RESULTS = HERE / "results"
-STRATEGIES = ("none", "concat", "generator", "fused")
+STRATEGIES = ("none", "concat", "blend", "generator", "fused")
 
 
 def conversations(corpus: str, split: str) -> list[dict[str, Any]]:

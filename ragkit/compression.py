@@ -6,8 +6,10 @@ is cut into sentences (lines too: a table row or a list item is a unit of its
 own); the question and every sentence are embedded in one batch by the
 pipeline's embedder, and each passage keeps its ``keep`` sentences closest to
 the question, each with the one after it (a name is often followed by its
-value), in their order, a gap marked by an ellipsis. The hit keeps its id,
-score and metadata: the citation still names the chunk that was found.
+value), in their order, a gap marked by an ellipsis. The ``whole`` best-ranked
+passages are left uncut: the best passage holds the answer most often, and the
+cut lost it there more than anywhere else. The hit keeps its id, score and
+metadata: the citation still names the chunk that was found.
 """
 
 from __future__ import annotations
@@ -24,16 +26,18 @@ from ragkit.types import Hit
 GAP = " … "
 
 
-def compress(question: str, hits: Sequence[Hit], embedder: Embedder, keep: int) -> list[Hit]:
-    """Each hit cut to its ``keep`` sentences closest to the question and the sentence after each; 0 keeps all."""
-    if keep <= 0:
+def compress(question: str, hits: Sequence[Hit], embedder: Embedder, keep: int, whole: int = 0) -> list[Hit]:
+    """Each hit after the first ``whole`` (best first) cut to its ``keep`` sentences closest to the question and the
+    sentence after each; ``keep`` 0 keeps all."""
+    if keep <= 0 or whole >= len(hits):
         return list(hits)
+    kept, hits = list(hits[:whole]), hits[whole:]
     units = [sentences(hit.text) for hit in hits]
     flat = [unit for passage in units for unit in passage]
     if not flat:
-        return list(hits)
+        return [*kept, *hits]
     scores = embedder.embed_documents(flat) @ embedder.embed_queries([question])[0]
-    compressed, offset = [], 0
+    compressed, offset = kept, 0
     for hit, passage in zip(hits, units):
         passage_scores, offset = scores[offset : offset + len(passage)], offset + len(passage)
         best = np.argsort(-passage_scores, kind="stable")[:keep]

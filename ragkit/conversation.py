@@ -70,7 +70,7 @@ class Conversation:
 
     def standalone(self, question: str, k: int | None = None, where: Where | None = None) -> tuple[str, list[Hit]]:
         """What ``question`` is retrieved for, and its passages: as asked when it stands alone or starts the
-        conversation, else as ``rewrite`` says (the rewrite, the concatenation, or both rankings fused)."""
+        conversation, else as ``rewrite`` says (the rewrite, the concatenation, or two rankings fused)."""
         strategy = self.settings.rewrite
         if not self.history or strategy == "none" or stands_alone(question):
             return question, self.query.retrieve_many([question], k, where)[0]
@@ -78,6 +78,8 @@ class Conversation:
         concat = concatenated(question, [turn.question for turn in recent])
         if strategy == "concat":
             return concat, self.query.retrieve_many([concat], k, where)[0]
+        if strategy == "blend":
+            return concat, fuse(self.query.retrieve_many([question, concat], k, where), k or self.query.top_k)
         rewritten = self.rewrite(question, recent) or concat
         if strategy == "generator" or rewritten == concat:
             return rewritten, self.query.retrieve_many([rewritten], k, where)[0]

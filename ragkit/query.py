@@ -80,5 +80,6 @@ class Query:
     def prompt(self, question: str, hits: list[Hit]) -> Prompt:
         """The prompt for ``question``: its passages widened by their neighbours, then cut to the sentences closest
         to it, where configured; then the augmenter's."""
-        passages = compress(question, widen(hits, self.store, self.settings.neighbours), self.embedder, self.settings.sentences)
+        widened = widen(hits, self.store, self.settings.neighbours)
+        passages = compress(question, widened, self.embedder, self.settings.sentences, self.settings.whole_passages)
         return self.augmenter.build(question, passages)

@@ -38,3 +38,12 @@ def test_keep_zero_or_a_short_passage_is_left_whole(minilm) -> None:
     short = Hit(id="h2", text="One sentence only.", score=0.5, metadata={})
     assert compress("Anything?", [PASSAGE, short], minilm, keep=0) == [PASSAGE, short]
     assert compress("Anything?", [short], minilm, keep=1) == [short]
+
+
+def test_the_best_passages_named_by_whole_are_left_uncut(minilm) -> None:
+    second = Hit(id="h4", text=PASSAGE.text, score=0.6, metadata={})
+    question = "How long does Docker wait before killing a container on stop?"
+    best, cut = compress(question, [PASSAGE, second], minilm, keep=1, whole=1)
+    assert best == PASSAGE
+    assert cut.text == "The --stop-timeout flag sets how long Docker waits before killing a container. The default is 10 seconds."
+    assert compress(question, [PASSAGE, second], minilm, keep=1, whole=2) == [PASSAGE, second]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ragkit.conversation import Turn, fit_history, with_history
-from ragkit.followups import concatenated
+from ragkit.followups import concatenated, fuse
 from ragkit.pipeline import RAG
 from ragkit.settings import ConversationConfig
 from ragkit.types import Answer
@@ -68,6 +68,17 @@ def test_a_follow_up_is_made_standalone_before_retrieval(rag: RAG, strategy: str
     assert "40" in answer.text and not answer.abstained, (answer.text, [h.source for h in alone])
     assert FIRST in answer.prompt  # the earlier turn is in the prompt
     assert [turn.query for turn in chat.history] == [FIRST, answer.query]
+
+
+@pytest.mark.models
+def test_blend_fuses_the_follow_up_as_asked_with_the_concatenation(rag: RAG) -> None:
+    chat = rag.chat([(FIRST, "The default chunk size is 220 tokens.")])
+    chat.settings = ConversationConfig(rewrite="blend")
+    query, hits = chat.standalone(FOLLOW_UP)
+    concat = concatenated(FOLLOW_UP, [FIRST])
+    expected = fuse([rag.retrieve(FOLLOW_UP), rag.retrieve(concat)], rag.top_k)
+    assert query == concat
+    assert [hit.id for hit in hits] == [hit.id for hit in expected] and len(hits) == rag.top_k
 
 
 @pytest.mark.models
