@@ -29,7 +29,7 @@ GAP = " … "
 def compress(question: str, hits: Sequence[Hit], embedder: Embedder, keep: int, whole: int = 0) -> list[Hit]:
     """Each hit after the first ``whole`` (best first) cut to its ``keep`` sentences closest to the question and the
     sentence after each; ``keep`` 0 keeps all."""
-    if keep <= 0 or whole >= len(hits):
+    if keep <= 0:
         return list(hits)
     kept, hits = list(hits[:whole]), hits[whole:]
     units = [sentences(hit.text) for hit in hits]

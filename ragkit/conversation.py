@@ -73,18 +73,22 @@ class Conversation:
         conversation, else as ``rewrite`` says (the rewrite, the concatenation, or two rankings fused)."""
         strategy = self.settings.rewrite
         if not self.history or strategy == "none" or stands_alone(question):
-            return question, self.query.retrieve_many([question], k, where)[0]
+            return question, self._retrieve([question], k, where)
         recent = self.history[-self.settings.turns :]
         concat = concatenated(question, [turn.question for turn in recent])
         if strategy == "concat":
-            return concat, self.query.retrieve_many([concat], k, where)[0]
+            return concat, self._retrieve([concat], k, where)
         if strategy == "blend":
-            return concat, fuse(self.query.retrieve_many([question, concat], k, where), k or self.query.top_k)
+            return concat, self._retrieve([question, concat], k, where)
         rewritten = self.rewrite(question, recent) or concat
         if strategy == "generator" or rewritten == concat:
-            return rewritten, self.query.retrieve_many([rewritten], k, where)[0]
-        rankings = self.query.retrieve_many([rewritten, concat], k, where)
-        return rewritten, fuse(rankings, k or self.query.top_k)
+            return rewritten, self._retrieve([rewritten], k, where)
+        return rewritten, self._retrieve([rewritten, concat], k, where)
+
+    def _retrieve(self, queries: list[str], k: int | None, where: Where | None) -> list[Hit]:
+        """One query's passages, or several queries' rankings fused by reciprocal rank."""
+        rankings = self.query.retrieve_many(queries, k, where)
+        return rankings[0] if len(rankings) == 1 else fuse(rankings, k or self.query.top_k)
 
     def rewrite(self, question: str, turns: Sequence[Turn]) -> str:
         """The generator's standalone form of ``question`` (its reply's first line; "" when it gave none).
