@@ -5,7 +5,8 @@ something else, so citations are not taken from the model's word. Each
 sentence of the answer is compared with each passage by its *new* terms: the
 words (English, stemmed, stop words dropped) and Chinese character bigrams it
 has beyond the question's own. Restating the question proves nothing; the value
-the answer adds (a number, an option, a command) is what a passage must hold.
+the answer adds (a number, an option, a command) is what a passage must hold;
+a Chinese bigram holding a function character (的, 是, 中) is filler, not a new term.
 A sentence is supported by the passage holding the largest share of its new
 terms when that share reaches ``min_support``; the citation names the passage
 and its sentence holding most of them (the supporting span). Numbers the model
@@ -27,8 +28,8 @@ line, the question said back) and refusals ("I do not know").
 
 A question that names an *identifier* (an option such as ``--stop-timeout``, a
 setting such as ``merge.autoSquashLimit``, a path, a macro) asks about that
-identifier; passages none of which contains it cannot answer it, however fluent
-the model's reply. Near-domain questions about settings that do not exist are
+identifier; passages none of which contains it (in its text, or its document's
+path or title) cannot answer it, however fluent the model's reply. Near-domain questions about settings that do not exist are
 caught this way, which no share of the answer's terms can do: a made-up default
 of ``1`` is a term every passage holds.
 """
@@ -53,6 +54,11 @@ _HAS_CONTENT = re.compile(r"[^\W_]")
 _ANSWER_WORDS = frozenset(
     "answer passag context document provid accord mention state question inform base given text use also".split()
 )
+# Chinese characters that carry grammar, not content (particles, the copula, prepositions, pronouns): a bigram
+# holding one straddles a word boundary or is filler ("中提到的" gives 中提, 到的), so it is no evidence either way.
+_FUNCTION_HAN = frozenset("的了是在和与及或中到为将把被就也都这那个之其以于对从着过")
+# The Chinese words any answer may add: mention, document, according to, answer, question, passage.
+_ANSWER_WORDS_ZH = frozenset("提到 提及 文档 根据 答案 问题 段落".split())
 _REFUSAL = re.compile(
     r"\b(?:do(?:es)? not|don't|doesn't|cannot|can't|unable to)\s+(?:know|contain|find|provide|mention|say|answer|"
     r"have (?:any |enough )?information)|\bno (?:information|mention|answer)\b|\bnot (?:mentioned|specified|provided|"
@@ -104,7 +110,8 @@ def sentences(text: str) -> list[str]:
 
 def new_terms(text: str, question: str) -> set[str]:
     """The terms ``text`` adds beyond the question's own and words any answer may use (citations left out)."""
-    return terms(strip_citations(text)) - terms(question) - _ANSWER_WORDS
+    added = terms(strip_citations(text)) - terms(question) - _ANSWER_WORDS - _ANSWER_WORDS_ZH
+    return {term for term in added if not (HAN.search(term) and _FUNCTION_HAN.intersection(term))}
 
 
 def is_refusal(text: str) -> bool:
@@ -137,8 +144,12 @@ def _names_whole(name: str, text: str) -> bool:
 
 
 def missing_identifiers(question: str, passages: Sequence[Hit]) -> set[str]:
-    """The question's identifiers that no passage contains (case folded): a passage set that cannot answer it."""
-    texts = [_folded(hit.text) for hit in passages]
+    """The question's identifiers that no passage contains (case folded): a passage set that cannot answer it.
+
+    A passage holds what its document's path and title name too: a page of the longtable manual
+    (``latex/tools/longtable.pdf``) is about LaTeX though its text never says so.
+    """
+    texts = [_folded(" ".join((hit.text, hit.source, str(hit.metadata.get("title") or "")))) for hit in passages]
     return {name for name in identifiers(question) if not any(name.casefold() in text for text in texts)}
 
 

@@ -8,6 +8,7 @@ from ragkit.grounding import (
     is_refusal,
     missing_identifiers,
     new_identifiers,
+    new_terms,
     sentences,
     terms,
 )
@@ -120,6 +121,22 @@ def test_identifiers_are_options_settings_paths_macros_and_names_with_digits() -
 def test_an_identifier_is_missing_when_no_passage_holds_it_in_any_case() -> None:
     assert missing_identifiers("How deep is a git clone --DEPTH 1?", PASSAGES) == set()
     assert missing_identifiers("What does git clone --shallow-since do?", PASSAGES) == {"--shallow-since"}
+
+
+def test_a_name_in_the_passages_document_path_or_title_is_held_by_the_passage() -> None:
+    question = "How many rows per chunk does the LaTeX longtable package process by default?"
+    chunk = "By default longtable uses 20 rows per chunk."
+    assert missing_identifiers(question, [_hit(4, chunk)]) == {"LaTeX"}
+    assert missing_identifiers(question, [_hit(4, chunk, source="pdf/texlive-doc/latex/tools/longtable.pdf")]) == set()
+    assert missing_identifiers(question, [_hit(4, chunk, title="The LaTeX longtable package")]) == set()
+
+
+def test_chinese_filler_bigrams_are_not_new_terms_and_do_not_sink_a_supported_answer() -> None:
+    question = "想给软件包 xyz 的维护者写信，Debian FAQ 说应该发到什么邮件地址？"
+    reply = "Debian FAQ 中提到的邮件地址是 xyz@packages.debian.org。"
+    assert not any(len(term) == 2 and ("的" in term or "中" in term or term == "提到") for term in new_terms(reply, question))
+    faq = _hit(5, "要联系软件包 xyz 的维护者，请发送邮件到 xyz@packages.debian.org。")
+    assert ground(reply, question, [faq], 0.5).grounded
 
 
 def test_a_bare_value_is_a_fragment_and_a_sentence_is_not() -> None:
