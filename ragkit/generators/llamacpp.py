@@ -15,6 +15,8 @@ import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
 from typing import Any, Literal
 
 from ragkit import models
@@ -32,6 +34,36 @@ FALLBACK_MODEL = "qwen2.5-coder-0.5b-instruct"
 def default_threads() -> int:
     """One thread per core this process may run on: llama.cpp's decode slows sharply when threads outnumber cores."""
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+def has_amx() -> bool:
+    """Whether this CPU has Intel AMX (Sapphire Rapids and later), read from ``/proc/cpuinfo`` (Linux only)."""
+    try:
+        return "amx_int8" in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+
+
+@contextmanager
+def plain_weight_buffers(llama_cpp_module: Any) -> Iterator[None]:
+    """Models loaded inside keep their weights in plain CPU buffers, without llama.cpp's extra (repacked) ones.
+
+    On a CPU with AMX, llama.cpp moves Q4_K weights into AMX buffers, and the first matmul on them
+    crashed the process here (SIGSEGV in ``decode``; ggml-org/llama.cpp#20824). ``Llama`` takes no
+    argument for ``use_extra_bufts``, so the default parameters it starts from are wrapped while it loads.
+    """
+    default_params = llama_cpp_module.llama_model_default_params
+
+    def params() -> Any:
+        value = default_params()
+        value.use_extra_bufts = False
+        return value
+
+    llama_cpp_module.llama_model_default_params = params
+    try:
+        yield
+    finally:
+        llama_cpp_module.llama_model_default_params = default_params
 
 
 class LlamaCppGenerator:
@@ -113,20 +145,23 @@ class LlamaCppGenerator:
         with self._lock:
             if self._llama is not None:
                 return
+            import llama_cpp.llama_cpp as llama_cpp_lib
             from llama_cpp import Llama
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
             started = time.perf_counter()
             name, path = gguf_path(self.config.model)
             threads = default_threads() if self.config.threads == "auto" else self.config.threads
-            llama = Llama(
-                model_path=path,
-                n_ctx=self.config.context,
-                n_threads=threads,
-                n_threads_batch=threads,
-                n_gpu_layers=0,
-                verbose=False,
-            )
+            amx = has_amx()
+            with plain_weight_buffers(llama_cpp_lib) if amx else nullcontext():
+                llama = Llama(
+                    model_path=path,
+                    n_ctx=self.config.context,
+                    n_threads=threads,
+                    n_threads_batch=threads,
+                    n_gpu_layers=0,
+                    verbose=False,
+                )
             template = llama.metadata.get("tokenizer.chat_template")
             if template:
                 self._template = Jinja2ChatFormatter(
@@ -135,7 +170,10 @@ class LlamaCppGenerator:
                     bos_token=_token_text(llama, llama.token_bos()),
                 )
             self._llama = llama
-            log.info("loaded generator %s through llama.cpp (%d threads) in %.1fs", name, threads, time.perf_counter() - started)
+            log.info(
+                "loaded generator %s through llama.cpp (%d threads%s) in %.1fs",
+                name, threads, ", AMX CPU: plain weight buffers" if amx else "", time.perf_counter() - started,
+            )
 
 
 def gguf_path(model: str) -> tuple[str, str]:

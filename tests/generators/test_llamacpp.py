@@ -3,7 +3,7 @@ import logging
 import pytest
 
 from ragkit import models
-from ragkit.generators.llamacpp import AUTO_MODEL, FALLBACK_MODEL, LlamaCppGenerator, gguf_path
+from ragkit.generators.llamacpp import AUTO_MODEL, FALLBACK_MODEL, LlamaCppGenerator, gguf_path, has_amx, plain_weight_buffers
 
 pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (scripts/setup.sh builds it)")
 
@@ -71,6 +71,20 @@ def test_a_model_that_is_not_gguf_is_refused_with_the_fix() -> None:
 
 
 @pytest.mark.models
+def test_plain_weight_buffers_turn_off_the_extra_buffers_only_while_a_model_loads() -> None:
+    import llama_cpp.llama_cpp as llama_cpp_lib
+
+    default = llama_cpp_lib.llama_model_default_params
+    with plain_weight_buffers(llama_cpp_lib):
+        assert llama_cpp_lib.llama_model_default_params().use_extra_bufts is False
+    assert llama_cpp_lib.llama_model_default_params is default and default().use_extra_bufts is True
+
+
+def test_an_amx_cpu_loads_the_weights_into_plain_buffers(tiny: LlamaCppGenerator) -> None:
+    # On an AMX CPU the 1.5B's first decode crashed (SIGSEGV) with the extra buffers; the Qwen test below answers there.
+    assert tiny.llama.model_params.use_extra_bufts is not has_amx()
+
+
 def test_qwen_uses_its_chat_template_and_stops_at_its_end_token() -> None:
     generator = LlamaCppGenerator(LlamaCppGenerator.Config(max_new_tokens=32))
     question = [{"role": "user", "content": "What is the capital of France? One word."}]
