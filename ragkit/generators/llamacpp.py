@@ -44,6 +44,9 @@ def has_amx() -> bool:
         return False
 
 
+_PATCHING = threading.Lock()  # two generators loading at once must not save each other's wrapper as the default
+
+
 @contextmanager
 def plain_weight_buffers(llama_cpp_module: Any) -> Iterator[None]:
     """Models loaded inside keep their weights in plain CPU buffers, without llama.cpp's extra (repacked) ones.
@@ -52,18 +55,19 @@ def plain_weight_buffers(llama_cpp_module: Any) -> Iterator[None]:
     crashed the process here (SIGSEGV in ``decode``; ggml-org/llama.cpp#20824). ``Llama`` takes no
     argument for ``use_extra_bufts``, so the default parameters it starts from are wrapped while it loads.
     """
-    default_params = llama_cpp_module.llama_model_default_params
+    with _PATCHING:
+        default_params = llama_cpp_module.llama_model_default_params
 
-    def params() -> Any:
-        value = default_params()
-        value.use_extra_bufts = False
-        return value
+        def params() -> Any:
+            value = default_params()
+            value.use_extra_bufts = False
+            return value
 
-    llama_cpp_module.llama_model_default_params = params
-    try:
-        yield
-    finally:
-        llama_cpp_module.llama_model_default_params = default_params
+        llama_cpp_module.llama_model_default_params = params
+        try:
+            yield
+        finally:
+            llama_cpp_module.llama_model_default_params = default_params
 
 
 class LlamaCppGenerator:
