@@ -29,9 +29,10 @@ line, the question said back) and refusals ("I do not know").
 A question that names an *identifier* (an option such as ``--stop-timeout``, a
 setting such as ``merge.autoSquashLimit``, a path, a macro) asks about that
 identifier; passages none of which contains it (in its text, or its document's
-path or title) cannot answer it, however fluent the model's reply. Near-domain questions about settings that do not exist are
-caught this way, which no share of the answer's terms can do: a made-up default
-of ``1`` is a term every passage holds.
+path or title) cannot answer it, however fluent the model's reply. Near-domain
+questions about settings that do not exist are caught this way, which no share
+of the answer's terms can do: a made-up default of ``1`` is a term every passage
+holds.
 """
 
 from __future__ import annotations
@@ -149,7 +150,7 @@ def missing_identifiers(question: str, passages: Sequence[Hit]) -> set[str]:
     A passage holds what its document's path and title name too: a page of the longtable manual
     (``latex/tools/longtable.pdf``) is about LaTeX though its text never says so.
     """
-    texts = [_folded(" ".join((hit.text, hit.source, str(hit.metadata.get("title") or "")))) for hit in passages]
+    texts = [_folded(" ".join((hit.text, hit.source, hit.title))) for hit in passages]
     return {name for name in identifiers(question) if not any(name.casefold() in text for text in texts)}
 
 
@@ -171,8 +172,7 @@ def degenerate_reason(text: str, question: str, passages: Sequence[Hit]) -> str 
     if _short_unfinished(bare, HEADING_WORDS):  # a heading, a caption, a label
         line = _folded(bare).rstrip(".:。：")
         for hit in passages:
-            title = hit.metadata.get("title")
-            lines = [*hit.text.splitlines(), title if isinstance(title, str) else ""]
+            lines = [*hit.text.splitlines(), hit.title]
             if any(_folded(candidate).lstrip("#*- ").rstrip(".:。：") == line for candidate in lines):
                 return "a copy of a heading or line of a passage"
     return None

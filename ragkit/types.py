@@ -121,6 +121,12 @@ class Hit:
         page = self.metadata.get("page")
         return int(page) if page is not None else None
 
+    @property
+    def title(self) -> str:
+        """The document's (or page's) title where the loader found one, else empty."""
+        title = self.metadata.get("title")
+        return title if isinstance(title, str) else ""
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,

@@ -70,7 +70,6 @@ def test_a_model_that_is_not_gguf_is_refused_with_the_fix() -> None:
         gguf_path("all-MiniLM-L6-v2")
 
 
-@pytest.mark.models
 def test_plain_weight_buffers_turn_off_the_extra_buffers_only_while_a_model_loads() -> None:
     import llama_cpp.llama_cpp as llama_cpp_lib
 
@@ -85,6 +84,7 @@ def test_an_amx_cpu_loads_the_weights_into_plain_buffers(tiny: LlamaCppGenerator
     assert tiny.llama.model_params.use_extra_bufts is not has_amx()
 
 
+@pytest.mark.models
 def test_qwen_uses_its_chat_template_and_stops_at_its_end_token() -> None:
     generator = LlamaCppGenerator(LlamaCppGenerator.Config(max_new_tokens=32))
     question = [{"role": "user", "content": "What is the capital of France? One word."}]
