@@ -30,9 +30,15 @@ def test_token_limit_and_counts(minilm: SentenceTransformerEmbedder) -> None:
     assert minilm.fingerprint.startswith("sentence-transformers:all-MiniLM-L6-v2")
 
 
-def test_length_sorted_batches_return_rows_in_input_order() -> None:
-    # float32: in bfloat16 (auto on CPUs with native bf16) padding alone moves the vectors by ~1e-3.
-    embedder = SentenceTransformerEmbedder(SentenceTransformerEmbedder.Config(dtype="float32", show_progress=False))
+@pytest.fixture(scope="module")
+def minilm_float32() -> SentenceTransformerEmbedder:
+    """Exact comparisons across batch shapes need float32: in bfloat16 (``auto`` on CPUs with native bf16)
+    a different padding or batch size alone moves the vectors by ~1e-3."""
+    return SentenceTransformerEmbedder(SentenceTransformerEmbedder.Config(dtype="float32", show_progress=False))
+
+
+def test_length_sorted_batches_return_rows_in_input_order(minilm_float32: SentenceTransformerEmbedder) -> None:
+    embedder = minilm_float32
     texts = ["short", "a much longer text about vector stores " * 8, "medium sized sentence here", "x " * 100, "tiny"]
     together = embedder.embed_documents(texts)
     alone = np.stack([embedder.embed_documents([text])[0] for text in texts])
@@ -51,16 +57,17 @@ def test_batches_respect_the_token_budget_and_row_limit() -> None:
     assert batches == [[0, 2], [3, 4, 1], [5]]
 
 
-def test_out_of_memory_halves_the_batch(minilm: SentenceTransformerEmbedder, monkeypatch, caplog) -> None:
+def test_out_of_memory_halves_the_batch(minilm_float32: SentenceTransformerEmbedder, monkeypatch, caplog) -> None:
     import logging
 
     from oom import failing_above
 
+    embedder = minilm_float32
     texts = [f"sentence {i} about chunking and embeddings" for i in range(8)]
-    expected = minilm.embed_documents(texts)
-    monkeypatch.setattr(minilm, "_forward", failing_above(2, minilm._forward))
+    expected = embedder.embed_documents(texts)
+    monkeypatch.setattr(embedder, "_forward", failing_above(2, embedder._forward))
     with caplog.at_level(logging.WARNING):
-        np.testing.assert_allclose(minilm.embed_documents(texts), expected, atol=1e-5)
+        np.testing.assert_allclose(embedder.embed_documents(texts), expected, atol=1e-5)
     assert "embedding: out of GPU memory with a batch of 8" in caplog.text
 
 
