@@ -33,8 +33,9 @@ sys.path[:0] = [str(REPO), str(REPO / "tests")]
 from chroma_server import ChromaServer  # noqa: E402  (the tests' helpers: the same server and cluster)
 from ray_cluster import RayCluster  # noqa: E402
 
+import numpy as np  # noqa: E402
+
 from ragkit.pipeline import RAG  # noqa: E402
-from ragkit.types import Chunk  # noqa: E402
 
 DEFAULT_FOLDER = Path("/tmp/corpus/subset20")
 EMBED_THREADS = 2
@@ -107,11 +108,13 @@ def _pipeline(server: ChromaServer, scratch: Path, address: str, loading: dict[s
 
 def _server_write_rate(source: RAG, server: ChromaServer, scratch: Path) -> dict[str, float]:
     """The chunks of ``source``'s collection, with their vectors, upserted into a new collection by ``ChromaStore.upsert``."""
-    got = source.store.collection.get(include=["documents", "metadatas", "embeddings"])
-    chunks = [Chunk(text, dict(metadata), chunk_id) for chunk_id, text, metadata in zip(got["ids"], got["documents"], got["metadatas"])]
+    # Read in pages: one get of a whole 35k-chunk collection's metadata fails in Chroma ("too many SQL variables").
+    pages = [(chunks, source.store.vectors(ids)) for ids, chunks in source.store.scan()]
+    chunks = [chunk for page, _ in pages for chunk in page]
+    vectors = np.concatenate([page_vectors for _, page_vectors in pages])
     target = _pipeline(server, scratch, "", {"engine": "local"}).store
     started = time.perf_counter()
-    target.upsert(chunks, got["embeddings"])
+    target.upsert(chunks, vectors)
     seconds = time.perf_counter() - started
     return {"chunks": len(chunks), "seconds": round(seconds, 2), "chunks_per_s": round(len(chunks) / seconds, 1)}
 
