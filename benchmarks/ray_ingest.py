@@ -27,13 +27,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 from chroma_server import ChromaServer  # noqa: E402  (the tests' helpers: the same server and cluster)
 from ray_cluster import RayCluster  # noqa: E402
-
-import numpy as np  # noqa: E402
 
 from ragkit.pipeline import RAG  # noqa: E402
 
