@@ -48,8 +48,17 @@ from ragkit.indexes.tokenizers import Tokenizer
 from ragkit.language import HAN
 from ragkit.types import Citation, Hit
 
-# Sentence ends: . ! ? followed by a space, or a Chinese full stop, which needs none.
+# Sentence ends: . ! ? followed by a space, or a Chinese full stop, which needs none; and line breaks, since a
+# table row, list item or heading is a unit of its own.
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)|(?<=[。！？；])|\n+")
+# A single line break inside a sentence is a soft wrap (hard-wrapped Markdown and text, a PDF page's visual
+# lines), not a unit's end: the line before stops on a letter or comma and the next goes on in lower case, or a
+# digit that starts no numbered item; in Chinese, a character or comma on both sides. Joined before splitting,
+# so a unit is the whole sentence (the one after a name, which often holds its value, included).
+_SOFT_WRAP = re.compile(
+    r"(?<=[A-Za-z,])[ \t]*\n[ \t]*(?=[a-z]|\d(?!\d*[.)](?:\s|$)))"
+    r"|(?P<han>(?<=[\u4e00-\u9fff，、])[ \t]*\n[ \t]*(?=[\u4e00-\u9fff]))"
+)
 _HAS_CONTENT = re.compile(r"[^\W_]")
 # Words that any answer may add without saying anything about the documents.
 _ANSWER_WORDS = frozenset(
@@ -105,8 +114,9 @@ def terms(text: str) -> set[str]:
 
 
 def sentences(text: str) -> list[str]:
-    """The sentences of ``text``, stripped; empty pieces dropped."""
-    return [piece.strip() for piece in _SENTENCE_END.split(text) if piece.strip()]
+    """The sentences of ``text``, soft-wrapped lines joined, stripped; empty pieces dropped."""
+    joined = _SOFT_WRAP.sub(lambda wrap: "" if wrap["han"] else " ", text)
+    return [piece.strip() for piece in _SENTENCE_END.split(joined) if piece.strip()]
 
 
 def new_terms(text: str, question: str) -> set[str]:

@@ -29,6 +29,23 @@ def test_sentences_split_english_and_chinese_without_breaking_numbers() -> None:
     assert sentences("It is 1.5 GB. Then stop! 然后运行。再检查。") == ["It is 1.5 GB.", "Then stop!", "然后运行。", "再检查。"]
 
 
+def test_soft_wrapped_lines_are_joined_into_their_sentence_and_structure_lines_stay_units() -> None:
+    wrapped = (
+        "Specifies the size to use when creating the base device, which limits the\n"
+        "size of images and containers.\nThe default value is 10G. Note, thin devices\n"
+        "are inherently sparse, so a 10G device doesn't use\n10 GB of space.\n"
+        "## Options\n- first item\n1) numbered\n| a | b |\n```console\n$ sudo dockerd\n```"
+    )
+    assert sentences(wrapped) == [
+        "Specifies the size to use when creating the base device, which limits the size of images and containers.",
+        "The default value is 10G.",
+        "Note, thin devices are inherently sparse, so a 10G device doesn't use 10 GB of space.",
+        "## Options", "- first item", "1) numbered", "| a | b |", "```console", "$ sudo dockerd", "```",
+    ]
+    assert sentences("默认的基础设备\n大小是十吉字节。\n第二章\n简介") == ["默认的基础设备大小是十吉字节。", "第二章简介"]
+    assert sentences("See the list:\n1) one\ngoes on\n2) two") == ["See the list:", "1) one goes on", "2) two"]
+
+
 def test_terms_are_stemmed_words_numbers_and_chinese_bigrams() -> None:
     assert {"clone", "depth", "1"} <= terms("Clones with --depth 1")
     assert {"软件", "件包"} <= terms("软件包")
