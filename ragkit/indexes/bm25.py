@@ -241,7 +241,7 @@ class BM25Index:
             return _Built(generation, None, [])
         model = bm25s.BM25(k1=self.config.k1, b=self.config.b)
         model.index((documents, vocabulary), show_progress=False)
-        del documents  # freed before the save, which copies the matrix
+        del documents  # the term ids are in the matrix now; free them before the save
         built = _Built(generation, model, ids)
         self._save(built)
         return built
