@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from ragkit.citations import strip_citations
 from ragkit.settings import AnswerConfig
 from ragkit.generators.base import Generator, Messages
-from ragkit.grounding import degenerate_reason, ground, is_fragment, is_refusal, missing_identifiers, terms
+from ragkit.grounding import degenerate_reason, ground, is_fragment, is_refusal, keeps_value, missing_identifiers
 from ragkit.language import is_chinese
 from ragkit.types import Answer, Citation, Hit, Prompt
 
@@ -112,11 +112,11 @@ class Answerer:
 
         A degenerate reply gives way to a regeneration that is not degenerate,
         else to an abstention. A bare value gives way to a sentence only if the
-        sentence keeps every term of the value (the answer may gain words, not
+        sentence keeps the value's terms and names (the answer may gain words, not
         change), else it stands.
         """
         if kind == "fragment":
-            keeps = not degenerate_reason(retry, question, passages) and terms(strip_citations(draft)) <= terms(retry)
+            keeps = not degenerate_reason(retry, question, passages) and keeps_value(draft, retry, question)
             return Reply(retry, "completed", draft) if keeps else Reply(draft)
         if not degenerate_reason(retry, question, passages):
             return Reply(retry, "regenerated", draft)

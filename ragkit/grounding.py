@@ -154,6 +154,16 @@ def _names_whole(name: str, text: str) -> bool:
     return re.search(rf"(?<![\w./-]){re.escape(name)}(?![\w]|[./-]\w)", text) is not None
 
 
+def keeps_value(value: str, sentence: str, question: str) -> bool:
+    """Whether ``sentence`` keeps all that a bare ``value`` says: its terms, and each of its identifiers whole.
+
+    Terms alone let ``Makevars.site`` pass as kept in "a site-wide Makevars file".
+    """
+    folded = _folded(sentence)
+    kept_names = all(_names_whole(name, folded) for name in new_identifiers(value, question))
+    return kept_names and terms(strip_citations(value)) <= terms(sentence)
+
+
 def missing_identifiers(question: str, passages: Sequence[Hit]) -> set[str]:
     """The question's identifiers that no passage contains (case folded): a passage set that cannot answer it.
 

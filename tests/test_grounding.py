@@ -1,6 +1,7 @@
 """Grounding: sentences attributed to the passages that support them, degenerate replies and refusals caught."""
 
 from ragkit.grounding import (
+    keeps_value,
     degenerate_reason,
     ground,
     identifiers,
@@ -179,3 +180,12 @@ def test_code_spans_and_dot_names_are_identifiers_but_the_questions_own_are_not_
     assert new_identifiers("The `docker context use` command switches it.", question) == {"docker context use"}
     assert new_identifiers("Before .Last.sys, R runs .Last.", "Which function runs before .Last.sys?") == {".last"}
     assert identifiers("Is .bashrc read by a login shell?") == {".bashrc"}
+
+
+def test_a_sentence_keeps_a_bare_value_only_with_its_names_whole() -> None:
+    """The completion of a bare value may add words; it may not drop a name whose words it happens to use."""
+    question = "Where can an R administrator put a site-wide Makevars file?"
+    assert keeps_value("R_HOME/etc/Makevars.site", "The file goes in R_HOME/etc/Makevars.site.", question)
+    assert not keeps_value("R_HOME/etc Makevars.site", "A site-wide Makevars file goes in R_HOME/etc.", question)
+    assert keeps_value("10 seconds", "Docker waits 10 seconds [1].", "How long does Docker wait?")
+    assert not keeps_value("10 seconds", "Docker waits 30 seconds.", "How long does Docker wait?")

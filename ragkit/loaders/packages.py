@@ -12,6 +12,7 @@ renamed to the new extension, which is an OLE2 file too.
 from __future__ import annotations
 
 import importlib
+import logging
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +20,8 @@ from io import BytesIO
 from types import ModuleType
 
 from ragkit.loaders.base import LoadError, error_reason
+
+logger = logging.getLogger(__name__)
 
 # Every OLE2 compound file (CFB) starts with this signature.
 _OLE2_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -55,6 +58,10 @@ def zip_package(data: bytes, suffix: str) -> BytesIO:
     except Exception as exc:  # on some damage zipfile lets struct and value errors through
         raise LoadError(f"damaged ZIP archive: {error_reason(exc)}") from None
     if not _holds(names, _CONTENT[suffix]):
+        root = _nested_root(names, _CONTENT[suffix])
+        if root is not None:
+            logger.warning("%s package zipped inside the folder %r: read from there", suffix, root)
+            return _rerooted(data, root)
         actual = next((other for other, content in _CONTENT.items() if _holds(names, content)), None)
         if actual is not None:
             raise LoadError(f"a {actual} file named {suffix}: rename it to ingest it")
@@ -64,6 +71,23 @@ def zip_package(data: bytes, suffix: str) -> BytesIO:
 
 def _holds(names: list[str], content: str) -> bool:
     return any(name.startswith(content) for name in names)
+
+
+def _nested_root(names: list[str], content: str) -> str | None:
+    """The one folder a package was zipped inside, as ``epub/META-INF/container.xml`` (Debian Edu's manuals), or None."""
+    roots = {name[: name.find("/" + content) + 1] for name in names if "/" + content in name}
+    return roots.pop() if len(roots) == 1 else None
+
+
+def _rerooted(data: bytes, root: str) -> BytesIO:
+    """The members under ``root``, moved to the top of a new archive where the format's library looks for them."""
+    rerooted = BytesIO()
+    with zipfile.ZipFile(BytesIO(data)) as archive, zipfile.ZipFile(rerooted, "w", zipfile.ZIP_DEFLATED) as out:
+        for member in archive.infolist():
+            if member.filename.startswith(root) and member.filename != root:
+                out.writestr(member.filename[len(root) :], archive.read(member))
+    rerooted.seek(0)
+    return rerooted
 
 
 @contextmanager

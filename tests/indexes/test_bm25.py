@@ -102,3 +102,22 @@ def test_new_scoring_parameters_rebuild_the_matrix_from_the_stored_terms(index: 
     default = index.search(["heron reeds"], 1)[0][0].score
     flat = _index(tmp_path / "bm25", b=0.0).search(["heron reeds"], 1)[0][0]
     assert flat.id == "heron" and flat.score != pytest.approx(default)
+
+
+def test_the_matrix_built_from_term_ids_scores_as_bm25s_does_from_term_lists(tmp_path: Path) -> None:
+    """The build streams rows into shared term ids (for memory); the scores must be bm25s's own, to the bit."""
+    import bm25s
+    import numpy as np
+
+    index = _index(tmp_path / "bm25")
+    _add(index, *NOTES)
+    index.upsert(["stopwords"], [Chunk("the and of it", {"source": "empty.md", "ordinal": 0})])  # no terms at all
+    rows = [index.tokenizer(text) for text, _ in NOTES.values()] + [[]]
+    reference = bm25s.BM25(k1=1.5, b=0.75)
+    reference.index(rows, show_progress=False)
+    for question in ("where does the heron wait?", "osprey harbor 7 fish", "向量维度"):
+        terms = index.tokenizer(question)
+        built = index.search([question], 10)[0]
+        expected = reference.get_scores(terms)
+        assert [hit.score for hit in built] == sorted((float(s) for s in expected if s > 0), reverse=True)
+        assert np.array_equal(index._current().model.get_scores(terms), expected)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,7 @@ from ragkit.loaders.epub import EpubLoader
 from ragkit.types import Document, content_hash
 
 from formats import bad_office_file, make_docx, make_epub
+from paths import REPO
 
 
 def _load(path: Path) -> list[Document]:
@@ -101,8 +105,6 @@ def test_bad_files_give_one_line_reasons(tmp_path: Path, kind: str, reason: str)
 
 def test_a_broken_package_inside_a_good_zip_is_unreadable(tmp_path: Path) -> None:
     """The container points at a package document that is not there: ebooklib's error, in one line."""
-    import zipfile
-
     path = tmp_path / "hollow.epub"
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("mimetype", "application/epub+zip")
@@ -121,6 +123,41 @@ def test_a_document_named_epub_is_named_for_what_it_is(tmp_path: Path) -> None:
     renamed = make_docx(tmp_path / "handbook.docx").rename(tmp_path / "handbook.epub")
     with pytest.raises(LoadError, match=r"a \.docx file named \.epub"):
         _load(renamed)
+
+
+def test_a_book_zipped_inside_a_folder_is_read_from_that_folder(tmp_path: Path) -> None:
+    """The Debian Edu manuals keep everything under ``epub/``; ebooklib looks for META-INF/ at the top only."""
+    good = make_epub(tmp_path / "good.epub")
+    nested = tmp_path / "nested.epub"
+    with zipfile.ZipFile(good) as source, zipfile.ZipFile(nested, "w") as archive:
+        archive.writestr("epub/", "")
+        for member in source.infolist():
+            archive.writestr("epub/" + member.filename, source.read(member))
+    read = _load(nested)
+    assert [(doc.text, doc.metadata["chapter"]) for doc in read] == [(doc.text, doc.metadata["chapter"]) for doc in _load(good)]
+
+
+@pytest.fixture(scope="module")
+def debian_edu_manuals(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """The Chinese Debian Edu manuals as Debian ships them (scripts/zh_epubs.sh), real EPUBs we did not write."""
+    if shutil.which("apt-get") is None:
+        pytest.skip("fetching Debian's documentation package needs apt-get")
+    out = tmp_path_factory.mktemp("zh-epubs")
+    subprocess.run(["bash", str(REPO / "scripts" / "zh_epubs.sh"), str(out)], check=True, capture_output=True)
+    return sorted(out.glob("*.epub"))
+
+
+def test_the_chinese_debian_edu_manuals_are_read_chapter_by_chapter(debian_edu_manuals: list[Path]) -> None:
+    assert debian_edu_manuals
+    for path in debian_edu_manuals:
+        chapters = _load(path)
+        numbers = [chapter.metadata["page"] for chapter in chapters]
+        assert len(chapters) >= 20 and numbers == sorted(set(numbers)), path.name
+        title = chapters[0].metadata["title"]
+        assert "Debian Edu" in title and "手册" in title
+        assert all(chapter.metadata["chapter"] for chapter in chapters)
+        assert any("Debian Edu 又名 Skolelinux" in chapter.text for chapter in chapters)
+        assert sum(1 for chapter in chapters for char in chapter.text if "\u4e00" <= char <= "\u9fff") > 10_000
 
 
 def test_config() -> None:
