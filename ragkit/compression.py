@@ -3,8 +3,8 @@
 On a CPU the prefill of the prompt is most of an answer's time, and it grows
 with every passage; a small model also reads a long context worse. Each passage
 is cut into sentences (lines too: a table row or a list item is a unit of its
-own, while a hard-wrapped sentence is joined back); the question and every sentence are embedded in one batch by the
-pipeline's embedder, and each passage keeps its ``keep`` sentences closest to
+own, while a hard-wrapped sentence is joined back); the question and every
+sentence are embedded in one batch by the pipeline's embedder, and each passage keeps its ``keep`` sentences closest to
 the question, each with the one after it (a name is often followed by its
 value), in their order, a gap marked by an ellipsis. The ``whole`` best-ranked
 passages are left uncut: the best passage holds the answer most often, and the

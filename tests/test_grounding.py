@@ -32,15 +32,15 @@ def test_sentences_split_english_and_chinese_without_breaking_numbers() -> None:
 
 def test_soft_wrapped_lines_are_joined_into_their_sentence_and_structure_lines_stay_units() -> None:
     wrapped = (
-        "Specifies the size to use when creating the base device, which limits the\n"
-        "size of images and containers.\nThe default value is 10G. Note, thin devices\n"
-        "are inherently sparse, so a 10G device doesn't use\n10 GB of space.\n"
+        "Sets how large the spool file may grow before the daemon, which rotates the\n"
+        "logs, starts a new one.\nThe default limit is 20M. Note, old spools are kept\n"
+        "compressed, so a 20M spool doesn't take\n20 MB on disk.\n"
         "## Options\n- first item\n1) numbered\n| a | b |\n```console\n$ sudo dockerd\n```"
     )
     assert sentences(wrapped) == [
-        "Specifies the size to use when creating the base device, which limits the size of images and containers.",
-        "The default value is 10G.",
-        "Note, thin devices are inherently sparse, so a 10G device doesn't use 10 GB of space.",
+        "Sets how large the spool file may grow before the daemon, which rotates the logs, starts a new one.",
+        "The default limit is 20M.",
+        "Note, old spools are kept compressed, so a 20M spool doesn't take 20 MB on disk.",
         "## Options", "- first item", "1) numbered", "| a | b |", "```console", "$ sudo dockerd", "```",
     ]
     assert sentences("默认的基础设备\n大小是十吉字节。\n第二章\n简介") == ["默认的基础设备大小是十吉字节。", "第二章简介"]
